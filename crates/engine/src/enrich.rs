@@ -1,0 +1,1 @@
+//! End-of-event enrichments (SPEC §5.4–5.5).

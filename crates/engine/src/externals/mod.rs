@@ -1,0 +1,1 @@
+//! Built-in parsers ("externals") that a pipeline step can call.

@@ -1,0 +1,1 @@
+//! Network helpers for templates: Community ID flow hashing.
