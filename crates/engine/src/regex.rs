@@ -1,10 +1,18 @@
 //! Regular expressions for the template filters (`re_match`, `re_search`) and the
 //! `re` global: Python `re` syntax, run by the `regex` crate when it can (fast,
 //! no backtracking) and by Oniguruma otherwise (lookaround, atomic groups).
+//!
+//! API CONTRACT (owned by the externals work; used by templates).
 
 /// A compiled pattern.
 pub struct Pattern {
     inner: ::regex::Regex,
+}
+
+impl std::fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Pattern").field(&self.inner.as_str()).finish()
+    }
 }
 
 impl Pattern {
@@ -24,5 +32,24 @@ impl Pattern {
     /// The first match anywhere in `text`, as a byte range.
     pub fn find(&self, text: &str) -> Option<(usize, usize)> {
         self.inner.find(text).map(|m| (m.start(), m.end()))
+    }
+
+    /// Capture groups of the first match starting at or after `start` (group 0 is the
+    /// whole match); `None` for a group that did not take part.
+    pub fn captures(&self, text: &str) -> Option<Vec<Option<(usize, usize)>>> {
+        self.inner.captures(text).map(|c| {
+            c.iter()
+                .map(|m| m.map(|m| (m.start(), m.end())))
+                .collect()
+        })
+    }
+
+    /// Named groups and their group numbers.
+    pub fn group_names(&self) -> Vec<(String, usize)> {
+        self.inner
+            .capture_names()
+            .enumerate()
+            .filter_map(|(i, n)| n.map(|n| (n.to_string(), i)))
+            .collect()
     }
 }
