@@ -1,0 +1,1 @@
+//! Sources, sinks, end-to-end acknowledgements and configuration.
