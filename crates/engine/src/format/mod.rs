@@ -7,7 +7,12 @@
 //!   normalized event, or a [`Rejection`] with its reason (the event then goes to
 //!   the dead letter). `Format` is `Send + Sync`: share it across threads.
 
+mod compile;
+mod run;
+pub mod yaml;
+
 use crate::datetime::Timestamp;
+use crate::taxonomy::Taxonomy;
 use crate::value::{Map, Value};
 
 /// One file of a format: where it came from (for error messages) and its text.
@@ -30,9 +35,10 @@ pub struct FormatFiles {
 
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
-    /// Accept templates with syntax errors (they then fail when run), as the public
-    /// catalog needs for a few formats. Off by default: a broken template refuses the format.
-    pub lenient_templates: bool,
+    /// Third-party catalog mode: unknown keys and templates with syntax errors become
+    /// warnings (such a template then fails whenever it runs, like an undefined
+    /// value), as a few public catalog formats need. Off by default: they refuse the format.
+    pub lenient: bool,
 }
 
 /// Why a format was refused at load time.
@@ -70,12 +76,44 @@ impl std::fmt::Display for Rejection {
 /// A compiled format.
 pub struct Format {
     slug: String,
+    name: Option<String>,
+    description: Option<String>,
+    warnings: Vec<LoadError>,
+    program: compile::Program,
+}
+
+fn parse_yaml(file: &SourceFile) -> Result<yaml::Node, LoadError> {
+    yaml::parse(&file.text).map_err(|e| LoadError {
+        file: file.path.clone(),
+        line: Some(e.line),
+        message: format!("invalid YAML: {}", e.message),
+    })
 }
 
 impl Format {
-    pub fn load(files: &FormatFiles, _options: &LoadOptions) -> Result<Format, LoadError> {
+    pub fn load(files: &FormatFiles, options: &LoadOptions) -> Result<Format, LoadError> {
+        let taxonomy = match &files.fields {
+            Some(f) => compile::taxonomy_from_fields(&f.path, &parse_yaml(f)?)?,
+            None => Taxonomy::with_custom([]),
+        };
+        let (mut name, mut description) = (None, None);
+        if let Some(m) = &files.manifest {
+            let manifest = parse_yaml(m)?;
+            name = manifest.get("name").and_then(|n| n.as_str()).map(str::to_string);
+            description = manifest
+                .get("description")
+                .and_then(|n| n.as_str())
+                .map(|d| d.trim().to_string());
+        }
+        let root = parse_yaml(&files.parser)?;
+        let mut warnings = Vec::new();
+        let program = compile::compile(&files.parser.path, &root, taxonomy, options, &mut warnings)?;
         Ok(Format {
             slug: files.slug.clone(),
+            name,
+            description,
+            warnings,
+            program,
         })
     }
 
@@ -83,13 +121,26 @@ impl Format {
         &self.slug
     }
 
+    /// The manifest's display name, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The manifest's description, if any.
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// What was accepted at load but deserves attention (unknown properties,
+    /// and in lenient mode unknown keys and broken templates).
+    pub fn warnings(&self) -> &[LoadError] {
+        &self.warnings
+    }
+
     /// Normalizes one event. `input` is the raw event: a map with `message` (the raw
     /// text) plus any other fields the collector knows. `now` fills in year-less dates.
-    pub fn parse(&self, input: Map, _now: Timestamp) -> Result<Value, Rejection> {
-        let _ = input;
-        Err(Rejection {
-            reason: "format engine not implemented yet".into(),
-        })
+    pub fn parse(&self, input: Map, now: Timestamp) -> Result<Value, Rejection> {
+        self.program.run(input, now)
     }
 
     /// Shorthand for an input event that is just `{"message": message}`.
