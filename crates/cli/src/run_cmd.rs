@@ -9,6 +9,9 @@ pub struct RunArgs {
     /// The TOML configuration file.
     #[arg(long, short)]
     pub config: PathBuf,
+    /// Logs as JSON lines (on standard error) instead of text.
+    #[arg(long)]
+    pub log_json: bool,
 }
 
 #[derive(clap::Args)]
@@ -21,10 +24,18 @@ pub struct ValidateArgs {
     pub online: bool,
 }
 
-pub fn run(_args: RunArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`intake run` is not implemented yet")
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    intake_pipeline::init_logging(args.log_json);
+    intake_pipeline::run_file(&args.config)?;
+    Ok(ExitCode::SUCCESS)
 }
 
-pub fn validate(_args: ValidateArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`intake validate` is not implemented yet")
+pub fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
+    if args.online {
+        intake_pipeline::init_logging(false);
+    }
+    for line in intake_pipeline::validate_file(&args.config, args.online)? {
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,23 +1,10 @@
-//! Built-in formats (the `formats/` folder, embedded in the binary at build time)
-//! and format folders read from disk, plus their test cases.
-//!
-//! PUBLIC API CONTRACT: [`builtin`] compiles a built-in format by slug; [`list`]
-//! names the built-ins with their descriptions; [`load_dir`] compiles a format folder.
+//! Formats as folders: the built-in ones (the repository's `formats/`, embedded in
+//! the binary at build time) and folders on disk, in the catalog layout
+//! (`ingest/parser.yml`, `_meta/manifest.yml`, `_meta/fields.yml`, `tests/*.json`),
+//! plus their test cases and how a case is compared.
 
-use intake_engine::Format;
+mod compare;
+mod folder;
 
-/// A built-in format's slug and one-line description.
-pub struct BuiltinInfo {
-    pub slug: &'static str,
-    pub description: String,
-}
-
-/// The built-in formats.
-pub fn list() -> Vec<BuiltinInfo> {
-    Vec::new()
-}
-
-/// Compiles the built-in format `slug`.
-pub fn builtin(slug: &str) -> Result<Format, String> {
-    Err(format!("unknown format {slug:?}"))
-}
+pub use compare::{Difference, compare};
+pub use folder::{FormatFolder, TestCase, builtin, builtin_folder, find_folders, list, load_folder, BuiltinInfo};

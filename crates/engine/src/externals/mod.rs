@@ -4,6 +4,13 @@
 //! step's `properties` once; [`Parser::parse`] runs it on one input value.
 //! `input_field` and `output_field` are handled by the executor and are not passed.
 
+mod case_match;
+mod date;
+mod dsv;
+pub mod grok;
+mod json;
+mod kv;
+
 use crate::template::{Env, Scope};
 use crate::value::{Map, Value};
 
@@ -25,9 +32,195 @@ pub trait Parser: Send + Sync + std::fmt::Debug {
 /// properties are reported in `warnings`; an unknown name or a bad property is an error.
 pub fn compile(
     name: &str,
-    _properties: &Map,
-    _scope: &dyn Scope,
-    _warnings: &mut Vec<String>,
+    properties: &Map,
+    scope: &dyn Scope,
+    warnings: &mut Vec<String>,
 ) -> Result<Box<dyn Parser>, String> {
-    Err(format!("unknown external {name:?}"))
+    let mut props = Props::new(name, properties);
+    let parser: Box<dyn Parser> = match name {
+        "json.parse-json" => Box::new(json::Json::compile(&mut props)?),
+        "kv.parse-kv" => Box::new(kv::Kv::compile(&mut props, warnings)?),
+        "grok.match" => Box::new(grok::GrokMatch::compile(&mut props)?),
+        "grok.case_match" => Box::new(case_match::CaseMatch::compile(&mut props, scope)?),
+        "date.parse" => Box::new(date::DateParse::compile(&mut props, scope)?),
+        "dsv.parse-dsv" => Box::new(dsv::Dsv::compile(&mut props, warnings)?),
+        _ => return Err(format!("unknown external {name:?}")),
+    };
+    props.finish(warnings);
+    Ok(parser)
+}
+
+/// Reads a step's properties, remembering which keys were looked at so that the
+/// others can be reported as unknown.
+pub(crate) struct Props<'a> {
+    external: &'a str,
+    map: &'a Map,
+    seen: Vec<&'static str>,
+}
+
+impl<'a> Props<'a> {
+    fn new(external: &'a str, map: &'a Map) -> Props<'a> {
+        // Accepted by every external and handled (or ignored) elsewhere.
+        let seen = vec!["input_field", "output_field", "raise_errors", "description"];
+        Props {
+            external,
+            map,
+            seen,
+        }
+    }
+
+    /// The value of `key`; a YAML `null` counts as absent.
+    pub(crate) fn get(&mut self, key: &'static str) -> Option<&'a Value> {
+        self.seen.push(key);
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    /// A string property. Numbers and booleans are accepted in their text form.
+    pub(crate) fn string(&mut self, key: &'static str) -> Result<Option<String>, String> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Str(s)) => Ok(Some(s.to_string())),
+            Some(v @ (Value::Int(_) | Value::Float(_) | Value::Bool(_))) => {
+                Ok(Some(crate::template::py_str(v)))
+            }
+            Some(v) => Err(self.bad(key, &format!("must be a string, not a {}", v.type_name()))),
+        }
+    }
+
+    /// A map of string → string (grok `custom_patterns`, `patterns`).
+    pub(crate) fn string_map(
+        &mut self,
+        key: &'static str,
+    ) -> Result<Vec<(String, String)>, String> {
+        match self.get(key) {
+            None => Ok(Vec::new()),
+            Some(Value::Map(m)) => m
+                .iter()
+                .map(|(k, v)| match v {
+                    Value::Str(s) => Ok((k.to_string(), s.to_string())),
+                    Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
+                        Ok((k.to_string(), crate::template::py_str(v)))
+                    }
+                    _ => Err(self.bad(
+                        key,
+                        &format!("entry {k:?} must be a string, not a {}", v.type_name()),
+                    )),
+                })
+                .collect(),
+            Some(v) => Err(self.bad(key, &format!("must be a map, not a {}", v.type_name()))),
+        }
+    }
+
+    /// An error message naming the external and the property.
+    pub(crate) fn bad(&self, key: &str, what: &str) -> String {
+        format!("{}: property `{key}` {what}", self.external)
+    }
+
+    pub(crate) fn external(&self) -> &str {
+        self.external
+    }
+
+    fn finish(self, warnings: &mut Vec<String>) {
+        for key in self.map.keys() {
+            if !self.seen.contains(&key.as_str()) {
+                warnings.push(format!(
+                    "{}: unknown property `{key}` ignored",
+                    self.external
+                ));
+            }
+        }
+    }
+}
+
+/// The text a parser works on: strings as they are, other scalars in Python's
+/// `str()` form; containers are not text.
+pub(crate) fn input_text(input: &Value) -> Result<std::borrow::Cow<'_, str>, Failure> {
+    match input {
+        Value::Str(s) => Ok(std::borrow::Cow::Borrowed(s.as_str())),
+        Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
+            Ok(std::borrow::Cow::Owned(crate::template::py_str(input)))
+        }
+        other => Err(Failure::Invalid(format!(
+            "input is a {}, not text",
+            other.type_name()
+        ))),
+    }
+}
+
+/// Whether a property value is a template rather than a plain constant.
+pub(crate) fn is_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%")
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+    use crate::datetime::Timestamp;
+    use chrono::TimeZone;
+
+    /// A scope that knows no layers.
+    pub struct NoScope;
+    impl Scope for NoScope {
+        fn slot(&self, _name: &str) -> Option<usize> {
+            None
+        }
+    }
+
+    pub fn now() -> Timestamp {
+        chrono::Utc.with_ymd_and_hms(2026, 2, 20, 0, 0, 0).unwrap()
+    }
+
+    pub fn props(pairs: &[(&str, Value)]) -> Map {
+        pairs.iter().map(|(k, v)| (*k, v.clone())).collect()
+    }
+
+    /// Compiles an external, returning it with the warnings.
+    pub fn build(
+        name: &str,
+        pairs: &[(&str, Value)],
+    ) -> Result<(Box<dyn Parser>, Vec<String>), String> {
+        let mut warnings = Vec::new();
+        let p = compile(name, &props(pairs), &NoScope, &mut warnings)?;
+        Ok((p, warnings))
+    }
+
+    pub fn run(p: &dyn Parser, input: &str) -> Result<Value, Failure> {
+        let slots = [];
+        let env = Env {
+            slots: &slots,
+            now: now(),
+        };
+        p.parse(&Value::from(input), &env)
+    }
+
+    /// A map from pairs of key and string (`None` → null).
+    pub fn strs(pairs: &[(&str, Option<&str>)]) -> Value {
+        Value::Map(
+            pairs
+                .iter()
+                .map(|(k, v)| (*k, v.map_or(Value::Null, Value::from)))
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::*;
+    use super::*;
+
+    #[test]
+    fn unknown_external_and_unknown_property() {
+        assert!(build("nope.parse", &[]).unwrap_err().contains("nope.parse"));
+        let (_, w) = build(
+            "json.parse-json",
+            &[
+                ("colour", Value::from("red")),
+                ("raise_errors", false.into()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("colour"), "{w:?}");
+    }
 }

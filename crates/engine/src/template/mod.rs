@@ -9,8 +9,26 @@
 //!   `literal_eval` kept only for list/tuple/dict). `Ok(None)` is Jinja's Undefined.
 //! - [`Template::test`] evaluates it as a filter (SPEC §4.6).
 
+mod ast;
+mod eval;
+mod filters;
+mod globals;
+mod lexer;
+mod literal;
+mod methods;
+mod parser;
+mod pyfmt;
+mod strfmt;
+mod val;
+#[cfg(test)]
+mod tests;
+
 use crate::datetime::Timestamp;
-use crate::value::Value;
+use crate::value::{Str, Value};
+
+use ast::{Expr, Init, Node};
+use eval::Ctx;
+use val::V;
 
 /// Compile-time name resolution: which names are layers, and their slot numbers.
 pub trait Scope {
@@ -43,15 +61,59 @@ impl std::fmt::Display for TemplateError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct EvalError(pub &'static str);
 
+/// What a compiled template does per event.
+#[derive(Debug, Clone)]
+enum Kind {
+    /// Independent of the event: the result, computed once.
+    Const(Result<Option<Value>, EvalError>),
+    /// `{{ layer.a.b }}`: a borrowed walk and one clone.
+    Path(usize, Box<[Str]>),
+    /// A single expression: its native value.
+    Expr(Expr),
+    /// Text and statements: rendered to a string.
+    Render {
+        nodes: Vec<Node>,
+        nlocals: usize,
+        inits: Vec<(usize, Init)>,
+    },
+}
+
 #[derive(Debug, Clone)]
 pub struct Template {
     source: String,
+    kind: Kind,
 }
 
 impl Template {
-    pub fn compile(source: &str, _scope: &dyn Scope) -> Result<Template, TemplateError> {
+    pub fn compile(source: &str, scope: &dyn Scope) -> Result<Template, TemplateError> {
+        let toks = lexer::lex_template(source)?;
+        let parsed = parser::Parser::new(toks, scope).parse_template()?;
+        let single = single_expression(&parsed.nodes);
+        let mut kind = match single {
+            Some(Expr::Path(slot, keys)) => Kind::Path(*slot, keys.clone()),
+            Some(Expr::Layer(slot)) => Kind::Path(*slot, Box::default()),
+            Some(e) => Kind::Expr(e.clone()),
+            None => Kind::Render {
+                nodes: parsed.nodes,
+                nlocals: parsed.nlocals,
+                inits: parsed.root_inits,
+            },
+        };
+        if !parsed.uses_env {
+            // Nothing reads the event or the clock: fold the whole template.
+            let t = Template {
+                source: String::new(),
+                kind,
+            };
+            let env = Env {
+                slots: &[],
+                now: Timestamp::default(),
+            };
+            kind = Kind::Const(t.eval(&env));
+        }
         Ok(Template {
             source: source.to_string(),
+            kind,
         })
     }
 
@@ -62,27 +124,113 @@ impl Template {
 
     /// The value when it does not depend on the event (a constant), if so.
     pub fn constant(&self) -> Option<&Value> {
-        None
+        match &self.kind {
+            Kind::Const(Ok(Some(v))) => Some(v),
+            _ => None,
+        }
     }
 
-    pub fn eval(&self, _env: &Env) -> Result<Option<Value>, EvalError> {
-        Err(EvalError("template engine not implemented"))
+    /// For a plain `{{ layer.a.b }}` template: the layer slot and the key path.
+    pub fn is_plain_path(&self) -> Option<(usize, &[Str])> {
+        match &self.kind {
+            Kind::Path(slot, keys) => Some((*slot, keys)),
+            _ => None,
+        }
+    }
+
+    pub fn eval(&self, env: &Env) -> Result<Option<Value>, EvalError> {
+        match &self.kind {
+            Kind::Const(r) => r.clone(),
+            Kind::Path(slot, keys) => {
+                let mut cur = match env.slots.get(*slot) {
+                    Some(Some(v)) => v,
+                    _ if keys.is_empty() => return Ok(None),
+                    _ => return Err(EvalError("attribute of undefined value")),
+                };
+                let last = keys.len().saturating_sub(1);
+                for (i, k) in keys.iter().enumerate() {
+                    match cur.as_map().and_then(|m| m.get(k)) {
+                        Some(v) => cur = v,
+                        None if i == last => return Ok(None),
+                        None => return Err(EvalError("attribute of undefined value")),
+                    }
+                }
+                Ok(Some(finish_value(cur)))
+            }
+            Kind::Expr(e) => {
+                let mut ctx = Ctx::new(env.slots, env.now, 0);
+                Ok(finish(ctx.expr(e)?))
+            }
+            Kind::Render {
+                nodes,
+                nlocals,
+                inits,
+            } => {
+                let mut ctx = Ctx::new(env.slots, env.now, *nlocals);
+                ctx.run_inits(inits);
+                let mut out = String::new();
+                ctx.render(nodes, &mut out)?;
+                Ok(Some(match literal::container_literal(&out) {
+                    Some(v) => v,
+                    None => Value::from(out),
+                }))
+            }
+        }
     }
 
     pub fn test(&self, env: &Env) -> bool {
-        matches!(self.eval(env), Ok(Some(v)) if v.truthy())
+        match self.eval(env) {
+            Ok(Some(Value::Str(s))) => {
+                !matches!(s.trim(), "" | "False" | "false" | "None" | "0")
+            }
+            Ok(Some(v)) => v.truthy(),
+            Ok(None) | Err(_) => false,
+        }
+    }
+}
+
+/// The expression of a template that is only `{{ expr }}` (surrounding whitespace allowed).
+fn single_expression(nodes: &[Node]) -> Option<&Expr> {
+    let mut found = None;
+    for n in nodes {
+        match n {
+            Node::Text(t) if t.trim().is_empty() => {}
+            Node::Out(e) if found.is_none() => found = Some(e),
+            _ => return None,
+        }
+    }
+    found
+}
+
+/// SPEC §4.3 step 4 on a native result.
+fn finish(v: V) -> Option<Value> {
+    match v {
+        V::Ref(x) => Some(finish_value(x)),
+        other => other.into_value().map(|x| match x {
+            Value::Str(s) => literal::container_literal(&s).unwrap_or(Value::Str(s)),
+            x => x,
+        }),
+    }
+}
+
+fn finish_value(v: &Value) -> Value {
+    match v {
+        Value::Str(s) => literal::container_literal(s).unwrap_or_else(|| v.clone()),
+        _ => v.clone(),
     }
 }
 
 /// Python's `str()` of a value (`None`, `True`, `['a', 1]`, `{'k': 'v'}`, `6.0`).
 pub fn py_str(v: &Value) -> String {
-    match v {
-        Value::Str(s) => s.to_string(),
-        other => crate::json::to_json_string(other),
-    }
+    pyfmt::str_of(v)
+}
+
+/// Python's `repr()` of a value (`'a'`, `['a', 1]`).
+pub fn py_repr(v: &Value) -> String {
+    pyfmt::repr_of(v)
 }
 
 /// Python's `ast.literal_eval` on text: the parsed value, if the text is a literal.
-pub fn literal_eval(_text: &str) -> Option<Value> {
-    None
+pub fn literal_eval(text: &str) -> Option<Value> {
+    literal::literal_eval(text)
 }

@@ -1,0 +1,121 @@
+//! `intake formats list` and `intake formats test`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use intake_engine::LoadOptions;
+use intake_engine::json::to_json_string;
+
+#[derive(clap::Subcommand)]
+pub enum FormatsCommand {
+    /// List the built-in formats.
+    List,
+    /// Run the test cases of format folders and report each failing case.
+    #[command(after_help = "Examples:
+  intake formats test formats/
+  intake formats test path/to/my-format
+  intake formats test --lenient path/to/catalog")]
+    Test(TestArgs),
+}
+
+#[derive(clap::Args)]
+pub struct TestArgs {
+    /// Format folders, or folders holding many (a catalog), searched recursively.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Third-party catalog mode: unknown keys and broken templates become warnings.
+    #[arg(long)]
+    pub lenient: bool,
+    /// The current time, for dates without a year (RFC 3339; default: now).
+    #[arg(long)]
+    pub now: Option<String>,
+    /// How many differing fields to show per failing case.
+    #[arg(long, default_value_t = 5)]
+    pub max_diffs: usize,
+    /// Also print the produced event of each failing case.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+pub fn run(cmd: FormatsCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        FormatsCommand::List => {
+            let all = intake_formats::list();
+            let width = all.iter().map(|f| f.slug.len()).max().unwrap_or(0);
+            for f in all {
+                println!("{:width$}  {}", f.slug, f.description);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        FormatsCommand::Test(args) => test(args),
+    }
+}
+
+fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
+    let now = crate::parse_cmd::parse_now(args.now.as_deref())?;
+    let options = LoadOptions {
+        lenient: args.lenient,
+    };
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for root in &args.paths {
+        let folders = intake_formats::find_folders(root);
+        if folders.is_empty() {
+            anyhow::bail!("{}: no format folder (no ingest/parser.yml) found", root.display());
+        }
+        for dir in folders {
+            let folder = match intake_formats::load_folder(&dir) {
+                Ok(f) => f,
+                Err(e) => {
+                    println!("FAIL {}: {e}", dir.display());
+                    failed += 1;
+                    continue;
+                }
+            };
+            let format = match folder.compile(&options) {
+                Ok(f) => f,
+                Err(e) => {
+                    println!("FAIL {}: {e}", dir.display());
+                    failed += folder.tests.len().max(1);
+                    continue;
+                }
+            };
+            for w in format.warnings() {
+                println!("warning: {w}");
+            }
+            for case in &folder.tests {
+                let result = format.parse(case.input.clone(), now);
+                let diffs = match &result {
+                    Ok(event) => intake_formats::compare(&case.expected, event),
+                    Err(r) => {
+                        println!("FAIL {}: rejected: {}", case.name, r.reason);
+                        failed += 1;
+                        continue;
+                    }
+                };
+                if diffs.is_empty() {
+                    passed += 1;
+                    continue;
+                }
+                failed += 1;
+                println!("FAIL {}", case.name);
+                for d in diffs.iter().take(args.max_diffs) {
+                    println!("  {d}");
+                }
+                if diffs.len() > args.max_diffs {
+                    println!("  … and {} more differences", diffs.len() - args.max_diffs);
+                }
+                if args.verbose
+                    && let Ok(event) = &result
+                {
+                    println!("  produced: {}", to_json_string(event));
+                }
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

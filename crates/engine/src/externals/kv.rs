@@ -1,0 +1,392 @@
+//! `kv.parse-kv` (SPEC §2.4): `key=value` items.
+//!
+//! Items are split on `item_sep` (runs collapse). The key is the text before the
+//! first `value_sep` of an item; the value runs to the end of the item and over
+//! the following items that contain no `value_sep` (`ivs=Default Network`). A value
+//! opening with a quote keeps separators up to its closing quote. Values are
+//! trimmed, stripped of one pair of surrounding quotes, and trimmed again;
+//! backslashes are kept as they are.
+//!
+//! Separators are regexes, with a literal fallback for invalid ones (`*,*`).
+//! Single characters and `\s` get a byte-level fast path with no regex per event.
+
+use memchr::memchr;
+
+use super::{Failure, Parser, Props, input_text};
+use crate::regex::Pattern;
+use crate::template::Env;
+use crate::value::{Map, Str, Value};
+
+#[derive(Debug)]
+pub(crate) struct Kv {
+    item_sep: Sep,
+    value_sep: Sep,
+}
+
+/// A separator and how to find it.
+#[derive(Debug)]
+enum Sep {
+    /// One literal character.
+    Char(char),
+    /// `\s`: one whitespace character.
+    Space,
+    /// A literal string of several characters.
+    Lit(String),
+    Regex(Pattern),
+}
+
+impl Sep {
+    fn compile(src: &str) -> Sep {
+        if matches!(src, r"\s" | r"\s+" | r"\s*") {
+            return Sep::Space;
+        }
+        let mut chars = src.chars();
+        match (chars.next(), chars.next(), chars.next()) {
+            (Some(c), None, _) if !is_meta(c) => return Sep::Char(c),
+            (Some('\\'), Some(c), None) => match c {
+                't' => return Sep::Char('\t'),
+                'n' => return Sep::Char('\n'),
+                'r' => return Sep::Char('\r'),
+                c if c.is_ascii_punctuation() || c == ' ' => return Sep::Char(c),
+                _ => {}
+            },
+            _ => {}
+        }
+        if !src.chars().any(is_meta) {
+            return Sep::Lit(src.to_string());
+        }
+        // Empty matches are skipped when searching, so any valid regex works.
+        match Pattern::new(src) {
+            Ok(p) => Sep::Regex(p),
+            Err(_) => Sep::Lit(src.to_string()),
+        }
+    }
+
+    /// The first non-empty match starting in `from..limit` and ending by `limit`.
+    fn find(&self, text: &str, from: usize, limit: usize) -> Option<(usize, usize)> {
+        let hay = text.get(..limit)?;
+        match self {
+            Sep::Char(c) if c.is_ascii() => {
+                let i = memchr(*c as u8, hay.as_bytes().get(from..)?)?;
+                Some((from + i, from + i + 1))
+            }
+            Sep::Char(c) => hay
+                .get(from..)?
+                .find(*c)
+                .map(|i| (from + i, from + i + c.len_utf8())),
+            Sep::Space => {
+                let rest = hay.get(from..)?;
+                rest.char_indices()
+                    .find(|(_, c)| is_space(*c))
+                    .map(|(i, c)| (from + i, from + i + c.len_utf8()))
+            }
+            Sep::Lit(s) => memchr::memmem::find(hay.as_bytes().get(from..)?, s.as_bytes())
+                .map(|i| (from + i, from + i + s.len())),
+            Sep::Regex(p) => {
+                let mut at = from;
+                loop {
+                    let (s, e) = p.find_at(hay, at)?;
+                    if e > s {
+                        return Some((s, e));
+                    }
+                    // Skip an empty match by one character.
+                    at = s + hay.get(s..)?.chars().next()?.len_utf8();
+                }
+            }
+        }
+    }
+
+    /// The end of a non-empty match starting exactly at `at`.
+    fn match_at(&self, text: &str, at: usize) -> Option<usize> {
+        match self {
+            Sep::Char(c) => text.get(at..)?.starts_with(*c).then(|| at + c.len_utf8()),
+            Sep::Space => {
+                let c = text.get(at..)?.chars().next()?;
+                is_space(c).then(|| at + c.len_utf8())
+            }
+            Sep::Lit(s) => text
+                .get(at..)?
+                .starts_with(s.as_str())
+                .then(|| at + s.len()),
+            Sep::Regex(_) => self
+                .find(text, at, text.len())
+                .filter(|(s, _)| *s == at)
+                .map(|(_, e)| e),
+        }
+    }
+}
+
+fn is_meta(c: char) -> bool {
+    matches!(
+        c,
+        '\\' | '.' | '^' | '$' | '|' | '?' | '*' | '+' | '(' | ')' | '[' | ']' | '{' | '}'
+    )
+}
+
+/// Python's `\s` on str: Unicode whitespace plus the ASCII separators 0x1c–0x1f.
+fn is_space(c: char) -> bool {
+    c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
+}
+
+impl Kv {
+    pub(crate) fn compile(props: &mut Props, warnings: &mut Vec<String>) -> Result<Kv, String> {
+        let item = props
+            .string("item_sep")?
+            .unwrap_or_else(|| r"\s".to_string());
+        let value = props
+            .string("value_sep")?
+            .unwrap_or_else(|| "=".to_string());
+        if item.is_empty() {
+            return Err(props.bad("item_sep", "must not be empty"));
+        }
+        if value.is_empty() {
+            return Err(props.bad("value_sep", "must not be empty"));
+        }
+        for key in ["groups", "reversed"] {
+            if props.get(key).is_some_and(Value::truthy) {
+                warnings.push(format!(
+                    "{}: property `{key}` is not supported and is ignored",
+                    props.external()
+                ));
+            }
+        }
+        Ok(Kv {
+            item_sep: Sep::compile(&item),
+            value_sep: Sep::compile(&value),
+        })
+    }
+
+    fn split(&self, text: &str) -> Map {
+        let len = text.len();
+        let mut out = Map::new();
+        // The pair being built: key range and value range.
+        let mut pending: Option<(usize, usize, usize, usize)> = None;
+        let mut pos = 0;
+        loop {
+            while let Some(e) = self.item_sep.match_at(text, pos) {
+                pos = e;
+            }
+            if pos >= len {
+                break;
+            }
+            let token_end = self.item_sep.find(text, pos, len).map_or(len, |(s, _)| s);
+            match self.value_sep.find(text, pos, token_end) {
+                Some((vs, ve)) => {
+                    flush(text, pending.take(), &mut out);
+                    let mut end = token_end;
+                    if let Some(q) = text[ve..]
+                        .chars()
+                        .next()
+                        .filter(|c| *c == '"' || *c == '\'')
+                        && let Some(close) = closing_quote(text, ve + 1, q)
+                        && close >= token_end
+                    {
+                        end = self
+                            .item_sep
+                            .find(text, close + 1, len)
+                            .map_or(len, |(s, _)| s);
+                    }
+                    pending = Some((pos, vs, ve, end));
+                    pos = end;
+                }
+                None => {
+                    // No separator: the item continues the previous value.
+                    if let Some(p) = pending.as_mut() {
+                        p.3 = token_end;
+                    }
+                    pos = token_end;
+                }
+            }
+        }
+        flush(text, pending, &mut out);
+        out
+    }
+}
+
+/// The byte offset of the quote closing a value opened with `q`, skipping
+/// backslash-escaped quotes.
+fn closing_quote(text: &str, from: usize, q: char) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = from;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            c if c == q as u8 => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+fn flush(text: &str, pair: Option<(usize, usize, usize, usize)>, out: &mut Map) {
+    let Some((ks, ke, vs, ve)) = pair else { return };
+    let (Some(key), Some(value)) = (text.get(ks..ke), text.get(vs..ve)) else {
+        return;
+    };
+    let key = key.trim();
+    if key.is_empty() {
+        return;
+    }
+    out.insert(key, Value::Str(Str::from(clean_value(value))));
+}
+
+/// Trim, strip one pair of surrounding quotes, trim again.
+fn clean_value(v: &str) -> &str {
+    let v = v.trim();
+    let b = v.as_bytes();
+    if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
+        v[1..v.len() - 1].trim()
+    } else {
+        v
+    }
+}
+
+impl Parser for Kv {
+    fn parse(&self, input: &Value, _env: &Env) -> Result<Value, Failure> {
+        let text = input_text(input)?;
+        Ok(Value::Map(self.split(&text)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::*;
+
+    fn kv(props: &[(&str, Value)], text: &str) -> Value {
+        let (p, _) = build("kv.parse-kv", props).unwrap();
+        run(&*p, text).unwrap()
+    }
+
+    fn get(v: &Value, k: &str) -> Option<String> {
+        v.as_map()?.get(k)?.as_str().map(str::to_string)
+    }
+
+    #[test]
+    fn ivanti_line() {
+        let line = r#"id=firewall time="2021-01-28 13:46:08" pri=6 fw=172.16.128.22 ivs=Default Network user=MYDomain\\johndoe realm="" dst= msg="SYS32083: LMDB shards usage f:1%   ""#;
+        let v = kv(&[], line);
+        assert_eq!(get(&v, "id").as_deref(), Some("firewall"));
+        assert_eq!(get(&v, "time").as_deref(), Some("2021-01-28 13:46:08"));
+        assert_eq!(get(&v, "ivs").as_deref(), Some("Default Network"));
+        assert_eq!(
+            get(&v, "user").as_deref(),
+            Some(r"MYDomain\\johndoe"),
+            "backslashes kept"
+        );
+        assert_eq!(get(&v, "realm").as_deref(), Some(""));
+        assert_eq!(get(&v, "dst").as_deref(), Some(""), "empty values kept");
+        assert_eq!(
+            get(&v, "msg").as_deref(),
+            Some("SYS32083: LMDB shards usage f:1%")
+        );
+        assert_eq!(v.as_map().unwrap().len(), 9);
+    }
+
+    #[test]
+    fn quoted_values_keep_separators_and_inner_quotes() {
+        let v = kv(
+            &[],
+            r#"msg="AUT24804: policy 'Sekoia_Host Checker' reason 'n'est pas installé.'." src=1.2.3.4"#,
+        );
+        assert_eq!(
+            get(&v, "msg").as_deref(),
+            Some("AUT24804: policy 'Sekoia_Host Checker' reason 'n'est pas installé.'.")
+        );
+        assert_eq!(get(&v, "src").as_deref(), Some("1.2.3.4"));
+        let v = kv(&[], r#"a='x y = z' b=" padded " c="esc \" q" d=it's"#);
+        assert_eq!(get(&v, "a").as_deref(), Some("x y = z"));
+        assert_eq!(get(&v, "b").as_deref(), Some("padded"));
+        assert_eq!(get(&v, "c").as_deref(), Some(r#"esc \" q"#));
+        assert_eq!(get(&v, "d").as_deref(), Some("it's"));
+    }
+
+    #[test]
+    fn runs_of_separators_collapse_and_later_keys_win() {
+        let v = kv(&[], "  pri=information  \t user=mail a=1 a=2 ");
+        assert_eq!(get(&v, "pri").as_deref(), Some("information"));
+        assert_eq!(get(&v, "user").as_deref(), Some("mail"));
+        assert_eq!(get(&v, "a").as_deref(), Some("2"));
+        // Leading text without a separator has no key to extend.
+        let v = kv(&[], "junk more k=v");
+        assert_eq!(v.as_map().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn custom_separators() {
+        let v = kv(
+            &[("item_sep", ";".into()), ("value_sep", ":".into())],
+            "a:1;b: two words ;c:x:y",
+        );
+        assert_eq!(get(&v, "a").as_deref(), Some("1"));
+        assert_eq!(get(&v, "b").as_deref(), Some("two words"));
+        assert_eq!(get(&v, "c").as_deref(), Some("x:y"));
+        // Invalid regex → literal.
+        let v = kv(&[("item_sep", "*,*".into())], "a=1*,*b=2,3");
+        assert_eq!(get(&v, "a").as_deref(), Some("1"));
+        assert_eq!(get(&v, "b").as_deref(), Some("2,3"));
+        // A real regex.
+        let v = kv(
+            &[
+                ("item_sep", r",\s*|\|".into()),
+                ("value_sep", r"\s*=\s*".into()),
+            ],
+            "a = 1,  b=2|c =3",
+        );
+        assert_eq!(get(&v, "a").as_deref(), Some("1"));
+        assert_eq!(get(&v, "b").as_deref(), Some("2"));
+        assert_eq!(get(&v, "c").as_deref(), Some("3"));
+        // Escaped punctuation is a literal character.
+        let v = kv(&[("item_sep", r"\|".into())], "a=1|b=2");
+        assert_eq!(get(&v, "b").as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn unsupported_and_bad_properties() {
+        let (_, w) = build(
+            "kv.parse-kv",
+            &[("groups", true.into()), ("reversed", false.into())],
+        )
+        .unwrap();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            build("kv.parse-kv", &[("item_sep", "".into())])
+                .unwrap_err()
+                .contains("item_sep")
+        );
+        assert!(
+            build("kv.parse-kv", &[("value_sep", Value::List(vec![]))])
+                .unwrap_err()
+                .contains("value_sep")
+        );
+    }
+
+    #[test]
+    fn odd_inputs_do_not_panic() {
+        let (p, _) = build("kv.parse-kv", &[]).unwrap();
+        for s in [
+            "",
+            "=",
+            "==",
+            "a=\"",
+            "a='",
+            "\"=\"",
+            "é=è ü",
+            "a=\\",
+            "a=\"\\",
+            " = = ",
+            "k=\u{2003}v",
+        ] {
+            let _ = run(&*p, s);
+        }
+        let (p, _) = build("kv.parse-kv", &[("item_sep", r"\s*".into())]).unwrap();
+        let _ = run(&*p, "a=1 b=2");
+        // A regex that can match nothing still splits on its non-empty matches.
+        let (p, _) = build("kv.parse-kv", &[("item_sep", ";?,".into())]).unwrap();
+        let v = run(&*p, "a=1;,b=2,c=3").unwrap();
+        assert_eq!(v.as_map().unwrap().get("b"), Some(&Value::from("2")));
+        let (p, _) = build("kv.parse-kv", &[("item_sep", "x?".into())]).unwrap();
+        let v = run(&*p, "a=1xb=2").unwrap();
+        assert_eq!(v.as_map().unwrap().get("b"), Some(&Value::from("2")));
+    }
+}

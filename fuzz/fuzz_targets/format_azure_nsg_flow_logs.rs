@@ -1,0 +1,6 @@
+//! The whole path of the built-in format `azure-nsg-flow-logs`: a raw event → `Format::parse` → JSON.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| intake_fuzz::format_parse("azure-nsg-flow-logs", data));
