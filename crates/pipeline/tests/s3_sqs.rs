@@ -23,6 +23,7 @@ impl Running {
 }
 
 fn start(config_text: &str) -> Running {
+    intake_pipeline::init_logging(false);
     let config = Config::from_toml(config_text).unwrap_or_else(|e| panic!("{e}\n{config_text}"));
     let (stop, signal) = shutdown::signal();
     let task = tokio::spawn(topology::run(config, topology::until(signal)));

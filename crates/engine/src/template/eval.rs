@@ -22,6 +22,9 @@ enum Slot<'a> {
     Alias(usize),
 }
 
+/// Evaluated call arguments: positional, then keyword.
+pub(crate) type Evaluated<'a> = (Vec<V<'a>>, Vec<(&'a str, V<'a>)>);
+
 pub(crate) struct Ctx<'a> {
     slots: &'a [Option<Value>],
     pub now: Timestamp,
@@ -238,7 +241,7 @@ impl<'a> Ctx<'a> {
         }))
     }
 
-    pub fn args(&mut self, args: &'a Args) -> R<(Vec<V<'a>>, Vec<(&'a str, V<'a>)>)> {
+    pub fn args(&mut self, args: &'a Args) -> R<Evaluated<'a>> {
         let mut pos = Vec::with_capacity(args.pos.len());
         for a in &args.pos {
             pos.push(self.expr(a)?);
@@ -513,9 +516,8 @@ fn check_nesting(v: &V) -> R<()> {
 
 /// Whether an expression can be computed at compile time.
 pub(crate) fn foldable(e: &Expr) -> bool {
-    let args_const = |a: &Args| {
-        a.pos.iter().all(Expr::is_const) && a.kw.iter().all(|(_, x)| x.is_const())
-    };
+    let args_const =
+        |a: &Args| a.pos.iter().all(Expr::is_const) && a.kw.iter().all(|(_, x)| x.is_const());
     match e {
         Expr::Attr(b, _) | Expr::Neg(b) | Expr::Pos(b) | Expr::Not(b) => b.is_const(),
         Expr::Item(a, b) | Expr::Bin(_, a, b) | Expr::And(a, b) | Expr::Or(a, b) => {

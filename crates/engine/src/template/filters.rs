@@ -236,9 +236,12 @@ pub(crate) fn test<'a>(ctx: &mut Ctx<'a>, call: &'a Call<TestKind>) -> R<bool> {
     run_test(call.kind, &input, &pos)
 }
 
-/// Python `str(x)` for the text filters (Undefined is "").
-fn text(v: &V) -> std::string::String {
-    v.to_py_str()
+/// Python `str(x)` for the text filters (Undefined is ""), borrowed when a string.
+fn text<'x>(v: &'x V) -> std::borrow::Cow<'x, str> {
+    match v.as_str() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(v.to_py_str()),
+    }
 }
 
 fn is_string(v: &V) -> bool {
@@ -329,7 +332,7 @@ fn float_to_int(f: f64) -> Result<i64, EvalError> {
         return Err(EvalError("cannot convert float NaN to integer"));
     }
     let t = f.trunc();
-    if t >= -9.223_372_036_854_776e18 && t < 9.223_372_036_854_776e18 {
+    if (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&t) {
         Ok(t as i64)
     } else {
         Err(EvalError("integer overflow"))
@@ -353,7 +356,12 @@ pub(crate) fn parse_py_int(s: &str, base: u32) -> Option<i64> {
         (0, _) => (10, t),
         (b, _) => (b, t),
     };
-    if !(2..=36).contains(&base) || t.is_empty() || t.starts_with('_') || t.ends_with('_') || t.contains("__") {
+    if !(2..=36).contains(&base)
+        || t.is_empty()
+        || t.starts_with('_')
+        || t.ends_with('_')
+        || t.contains("__")
+    {
         return None;
     }
     let digits: std::string::String = t.chars().filter(|c| *c != '_').collect();
@@ -371,10 +379,18 @@ pub(crate) fn parse_py_float(s: &str) -> Option<f64> {
     let body = lower.trim_start_matches(['+', '-']);
     if matches!(body, "inf" | "infinity" | "nan") {
         let neg = lower.starts_with('-');
-        let v = if body == "nan" { f64::NAN } else { f64::INFINITY };
+        let v = if body == "nan" {
+            f64::NAN
+        } else {
+            f64::INFINITY
+        };
         return Some(if neg { -v } else { v });
     }
-    if t.is_empty() || !t.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-' | b'_')) {
+    if t.is_empty()
+        || !t
+            .bytes()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-' | b'_'))
+    {
         return None;
     }
     if t.starts_with('_') || t.ends_with('_') || t.contains("__") {
@@ -437,7 +453,10 @@ fn is_url(s: &str) -> bool {
     let mut cs = scheme.chars();
     cs.next().is_some_and(|c| c.is_ascii_alphabetic())
         && cs.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-        && rest.split(['/', '?', '#']).next().is_some_and(|h| !h.is_empty())
+        && rest
+            .split(['/', '?', '#'])
+            .next()
+            .is_some_and(|h| !h.is_empty())
 }
 
 fn path_split(p: &str) -> (&str, &str) {
@@ -450,12 +469,19 @@ fn path_split(p: &str) -> (&str, &str) {
 fn dirname(p: &str) -> &str {
     let (head, _) = path_split(p);
     let trimmed = head.trim_end_matches(['/', '\\']);
-    if trimmed.is_empty() || trimmed.ends_with(':') { head } else { trimmed }
+    if trimmed.is_empty() || trimmed.ends_with(':') {
+        head
+    } else {
+        trimmed
+    }
 }
 
 fn mac_address(s: &str) -> Option<std::string::String> {
     let t = s.trim();
-    if !t.chars().all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '-' | '.')) {
+    if !t
+        .chars()
+        .all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '-' | '.'))
+    {
         return None;
     }
     let hex: Vec<u8> = t.bytes().filter(u8::is_ascii_hexdigit).collect();
@@ -540,10 +566,17 @@ fn jinja_title(s: &str) -> std::string::String {
 
 fn regex_of(regex: Option<&Result<Arc<Pattern>, ()>>, pos: &[V]) -> R<Arc<Pattern>> {
     if let Some(r) = regex {
-        return r.clone().map_err(|_| EvalError("invalid regular expression"));
+        return r
+            .clone()
+            .map_err(|_| EvalError("invalid regular expression"));
     }
-    let p = pos.first().and_then(V::as_str).ok_or(EvalError("pattern must be a string"))?;
-    compile_regex(p, None).map(Arc::new).map_err(|_| EvalError("invalid regular expression"))
+    let p = pos
+        .first()
+        .and_then(V::as_str)
+        .ok_or(EvalError("pattern must be a string"))?;
+    compile_regex(p, None)
+        .map(Arc::new)
+        .map_err(|_| EvalError("invalid regular expression"))
 }
 
 fn case_sensitive(pos: &[V], kw: Kw, i: usize) -> bool {
@@ -551,7 +584,9 @@ fn case_sensitive(pos: &[V], kw: Kw, i: usize) -> bool {
 }
 
 fn attribute<'x>(kw: Kw<'x, '_>) -> Option<&'x str> {
-    kw.iter().find(|(k, _)| *k == "attribute").and_then(|(_, v)| v.as_str())
+    kw.iter()
+        .find(|(k, _)| *k == "attribute")
+        .and_then(|(_, v)| v.as_str())
 }
 
 /// Items projected through `attribute=` when given.
@@ -596,8 +631,12 @@ pub(crate) fn apply_values<'a>(
         },
         Replace => {
             let t = text(&input);
-            let old = arg(pos, kw, 0, "old").map(|v| v.to_py_str()).unwrap_or_default();
-            let new = arg(pos, kw, 1, "new").map(|v| v.to_py_str()).unwrap_or_default();
+            let old = arg(pos, kw, 0, "old")
+                .map(|v| v.to_py_str())
+                .unwrap_or_default();
+            let new = arg(pos, kw, 1, "new")
+                .map(|v| v.to_py_str())
+                .unwrap_or_default();
             let estimate = (t.len() / old.len().max(1) + 1).saturating_mul(new.len());
             if estimate.saturating_add(t.len()) > MAX_STR {
                 return fail("string too large");
@@ -612,13 +651,18 @@ pub(crate) fn apply_values<'a>(
             let args: Vec<Value> = if kw.is_empty() {
                 pos.iter().map(|v| v.clone().into_stored()).collect()
             } else {
-                let m: crate::value::Map = kw.iter().map(|(k, v)| (*k, v.clone().into_stored())).collect();
+                let m: crate::value::Map = kw
+                    .iter()
+                    .map(|(k, v)| (*k, v.clone().into_stored()))
+                    .collect();
                 vec![Value::Map(m)]
             };
             s(strfmt::percent_format(&fmt, &args)?)
         }
         Default => {
-            let d = arg(pos, kw, 0, "default_value").cloned().unwrap_or(V::Own(Value::from("")));
+            let d = arg(pos, kw, 0, "default_value")
+                .cloned()
+                .unwrap_or(V::Own(Value::from("")));
             let boolean = arg(pos, kw, 1, "boolean").is_some_and(V::truthy);
             if input.is_undef() || (boolean && !input.truthy()) {
                 Ok(d)
@@ -638,24 +682,34 @@ pub(crate) fn apply_values<'a>(
         },
         First => Ok(input.into_items()?.into_iter().next().unwrap_or(V::Undef)),
         Last => Ok(input.into_items()?.pop().unwrap_or(V::Undef)),
-        List => own(Value::List(input.into_items()?.into_iter().map(V::into_stored).collect())),
+        List => own(Value::List(
+            input
+                .into_items()?
+                .into_iter()
+                .map(V::into_stored)
+                .collect(),
+        )),
         Reverse => match input.val() {
             Some(Value::Str(x)) => s(x.chars().rev().collect::<std::string::String>()),
             _ => {
-                let mut items: Vec<Value> = input.into_items()?.into_iter().map(V::into_stored).collect();
+                let mut items: Vec<Value> = input
+                    .into_items()?
+                    .into_iter()
+                    .map(V::into_stored)
+                    .collect();
                 items.reverse();
                 own(Value::List(items))
             }
         },
         Int => {
-            let default = arg(pos, kw, 0, "default").cloned().unwrap_or(V::Own(Value::Int(0)));
+            let default = arg(pos, kw, 0, "default")
+                .cloned()
+                .unwrap_or(V::Own(Value::Int(0)));
             let base = match arg(pos, kw, 1, "base").and_then(V::val).and_then(Num::of) {
                 Some(Num::I(b)) => u32::try_from(b).unwrap_or(10),
                 _ => 10,
             };
-            if input.is_undef() {
-                return own(Value::Int(0));
-            }
+            // Undefined gives the default (0 unless given), as an unparseable value.
             match to_int(&input, base) {
                 Some(r) => own(Value::Int(r?)),
                 None => Ok(default),
@@ -663,21 +717,33 @@ pub(crate) fn apply_values<'a>(
         }
         Float => match to_float(&input) {
             Some(x) => own(Value::Float(x)),
-            None => Ok(arg(pos, kw, 0, "default").cloned().unwrap_or(V::Own(Value::Float(0.0)))),
+            None => Ok(arg(pos, kw, 0, "default")
+                .cloned()
+                .unwrap_or(V::Own(Value::Float(0.0)))),
         },
         Bool => b(input.truthy()),
         Abs => match input.val().and_then(Num::of) {
-            Some(Num::I(i)) => own(Value::Int(i.checked_abs().ok_or(EvalError("integer overflow"))?)),
+            Some(Num::I(i)) => own(Value::Int(
+                i.checked_abs().ok_or(EvalError("integer overflow"))?,
+            )),
             Some(Num::F(x)) => own(Value::Float(x.abs())),
             None => fail("bad operand type for abs()"),
         },
         Round => {
-            let n = input.val().and_then(Num::of).ok_or(EvalError("round expects a number"))?;
-            let prec = match arg(pos, kw, 0, "precision").and_then(V::val).and_then(Num::of) {
+            let n = input
+                .val()
+                .and_then(Num::of)
+                .ok_or(EvalError("round expects a number"))?;
+            let prec = match arg(pos, kw, 0, "precision")
+                .and_then(V::val)
+                .and_then(Num::of)
+            {
                 Some(Num::I(p)) => p.clamp(-20, 20),
                 _ => 0,
             };
-            let method = arg(pos, kw, 1, "method").and_then(V::as_str).unwrap_or("common");
+            let method = arg(pos, kw, 1, "method")
+                .and_then(V::as_str)
+                .unwrap_or("common");
             let x = n.f();
             let scale = 10f64.powi(prec as i32);
             let r = match method {
@@ -698,8 +764,12 @@ pub(crate) fn apply_values<'a>(
             own(Value::Float(r))
         }
         Join => {
-            let sep = arg(pos, kw, 0, "d").map(|v| v.to_py_str()).unwrap_or_default();
-            let attr = arg(pos, kw, 1, "attribute").and_then(V::as_str).map(str::to_owned);
+            let sep = arg(pos, kw, 0, "d")
+                .map(|v| v.to_py_str())
+                .unwrap_or_default();
+            let attr = arg(pos, kw, 1, "attribute")
+                .and_then(V::as_str)
+                .map(str::to_owned);
             let mut out = std::string::String::new();
             for (i, it) in input.into_items()?.into_iter().enumerate() {
                 if i > 0 {
@@ -750,7 +820,11 @@ pub(crate) fn apply_values<'a>(
                     None => true,
                     Some((bk, _)) => {
                         let o = value_cmp(&k, bk)?;
-                        if f == Min { o == Ordering::Less } else { o == Ordering::Greater }
+                        if f == Min {
+                            o == Ordering::Less
+                        } else {
+                            o == Ordering::Greater
+                        }
                     }
                 };
                 if better {
@@ -761,19 +835,30 @@ pub(crate) fn apply_values<'a>(
         }
         Sum => {
             let attr = attribute(kw);
-            let mut acc = arg(pos, kw, 1, "start").and_then(V::val).cloned().unwrap_or(Value::Int(0));
+            let mut acc = arg(pos, kw, 1, "start")
+                .and_then(V::val)
+                .cloned()
+                .unwrap_or(Value::Int(0));
             for (k, _) in keyed(input.into_items()?, attr)? {
                 acc = arith(super::ast::BinOp::Add, &acc, &k)?;
             }
             own(acc)
         }
         Batch => {
-            let n = match arg(pos, kw, 0, "linecount").and_then(V::val).and_then(Num::of) {
+            let n = match arg(pos, kw, 0, "linecount")
+                .and_then(V::val)
+                .and_then(Num::of)
+            {
                 Some(Num::I(n)) if n > 0 => n as usize,
                 _ => return fail("batch expects a positive count"),
             };
-            let fill = arg(pos, kw, 1, "fill_with").filter(|v| !matches!(v.val(), Some(Value::Null)));
-            let items: Vec<Value> = input.into_items()?.into_iter().map(V::into_stored).collect();
+            let fill =
+                arg(pos, kw, 1, "fill_with").filter(|v| !matches!(v.val(), Some(Value::Null)));
+            let items: Vec<Value> = input
+                .into_items()?
+                .into_iter()
+                .map(V::into_stored)
+                .collect();
             let mut out: Vec<Value> = Vec::new();
             for chunk in items.chunks(n) {
                 let mut c = chunk.to_vec();
@@ -801,8 +886,15 @@ pub(crate) fn apply_values<'a>(
             let mut items: Vec<(Value, Value)> = m
                 .iter()
                 .map(|(k, v)| {
-                    let key = if by_value { v.clone() } else { Value::Str(k.clone()) };
-                    (sort_key(&key, cs), Value::List(vec![Value::Str(k.clone()), v.clone()]))
+                    let key = if by_value {
+                        v.clone()
+                    } else {
+                        Value::Str(k.clone())
+                    };
+                    (
+                        sort_key(&key, cs),
+                        Value::List(vec![Value::Str(k.clone()), v.clone()]),
+                    )
                 })
                 .collect();
             sort_values(&mut items, reverse)?;
@@ -812,7 +904,10 @@ pub(crate) fn apply_values<'a>(
             let items = input.into_items()?;
             let mut out = Vec::with_capacity(items.len());
             if let Some(a) = attribute(kw) {
-                let default = kw.iter().find(|(k, _)| *k == "default").map(|(_, v)| v.clone());
+                let default = kw
+                    .iter()
+                    .find(|(k, _)| *k == "default")
+                    .map(|(_, v)| v.clone());
                 for it in items {
                     let v = attr_path(it, a)?;
                     out.push(match (&v, &default) {
@@ -821,7 +916,10 @@ pub(crate) fn apply_values<'a>(
                     });
                 }
             } else {
-                let name = pos.first().and_then(V::as_str).ok_or(EvalError("map expects a filter name"))?;
+                let name = pos
+                    .first()
+                    .and_then(V::as_str)
+                    .ok_or(EvalError("map expects a filter name"))?;
                 let sub = Filter::from_name(name).ok_or(EvalError("no such filter"))?;
                 for it in items {
                     ctx.tick()?;
@@ -834,7 +932,10 @@ pub(crate) fn apply_values<'a>(
             let by_attr = matches!(f, Selectattr | Rejectattr);
             let want = matches!(f, Select | Selectattr);
             let (attr, rest) = if by_attr {
-                let a = pos.first().and_then(V::as_str).ok_or(EvalError("selectattr expects an attribute"))?;
+                let a = pos
+                    .first()
+                    .and_then(V::as_str)
+                    .ok_or(EvalError("selectattr expects an attribute"))?;
                 (Some(a), &pos[1..])
             } else {
                 (None, pos)
@@ -866,7 +967,10 @@ pub(crate) fn apply_values<'a>(
             own(Value::List(out))
         }
         Attr => {
-            let name = pos.first().and_then(V::as_str).ok_or(EvalError("attr expects a name"))?;
+            let name = pos
+                .first()
+                .and_then(V::as_str)
+                .ok_or(EvalError("attr expects a name"))?;
             get_attr(input, name)
         }
         Tojson | ToJson => {
@@ -898,12 +1002,9 @@ pub(crate) fn apply_values<'a>(
                 return Ok(V::Undef);
             };
             let t = match (arg(pos, kw, 0, "format").and_then(V::as_str), v) {
-                (Some(fmt), Value::Str(x)) => crate::datetime::parse_with_format(
-                    x,
-                    fmt,
-                    crate::datetime::Zone::Utc,
-                    ctx.now,
-                ),
+                (Some(fmt), Value::Str(x)) => {
+                    crate::datetime::parse_with_format(x, fmt, crate::datetime::Zone::Utc, ctx.now)
+                }
                 (Some(_), _) => None,
                 (None, v) => crate::datetime::parse_auto(v, ctx.now),
             };

@@ -99,13 +99,11 @@ fn int_arg(v: &V) -> R<i64> {
 }
 
 /// The pattern for a `re` call: precompiled when constant, else compiled now.
-fn pattern(
-    call: &Call<Global>,
-    pos: &[V],
-    anchor: Option<&str>,
-) -> R<Arc<Pattern>> {
+fn pattern(call: &Call<Global>, pos: &[V], anchor: Option<&str>) -> R<Arc<Pattern>> {
     if let Some(r) = &call.regex {
-        return r.clone().map_err(|_| EvalError("invalid regular expression"));
+        return r
+            .clone()
+            .map_err(|_| EvalError("invalid regular expression"));
     }
     let p = pos
         .first()
@@ -122,7 +120,12 @@ fn subject<'x>(pos: &'x [V], i: usize) -> R<&'x str> {
         .ok_or(EvalError("expected string or bytes-like object"))
 }
 
-fn match_obj<'a>(p: &Pattern, text: &str, base: usize, spans: Vec<Option<(usize, usize)>>) -> V<'a> {
+fn match_obj<'a>(
+    p: &Pattern,
+    text: &str,
+    base: usize,
+    spans: Vec<Option<(usize, usize)>>,
+) -> V<'a> {
     let spans = spans
         .into_iter()
         .map(|s| s.map(|(a, b)| (a + base, b + base)))
@@ -189,7 +192,11 @@ pub(crate) fn call<'a>(ctx: &mut Ctx<'a>, call: &'a Call<Global>) -> R<V<'a>> {
                                 Value::List(kv) if kv.len() == 2 => {
                                     m.insert(key_of(&kv[0]), kv[1].clone());
                                 }
-                                _ => return fail("dictionary update sequence element has wrong length"),
+                                _ => {
+                                    return fail(
+                                        "dictionary update sequence element has wrong length",
+                                    );
+                                }
                             }
                         }
                     }
@@ -218,7 +225,13 @@ pub(crate) fn call<'a>(ctx: &mut Ctx<'a>, call: &'a Call<Global>) -> R<V<'a>> {
             let p = pattern(call, &pos, call.kind.regex_anchor())?;
             let text = subject(&pos, 1)?;
             Ok(match p.captures(text) {
-                Some(spans) if spans.first().copied().flatten().is_some_and(|(_, e)| e == text.len()) => {
+                Some(spans)
+                    if spans
+                        .first()
+                        .copied()
+                        .flatten()
+                        .is_some_and(|(_, e)| e == text.len()) =>
+                {
                     match_obj(&p, text, 0, spans)
                 }
                 _ => V::Own(Value::Null),
@@ -254,7 +267,9 @@ pub(crate) fn call<'a>(ctx: &mut Ctx<'a>, call: &'a Call<Global>) -> R<V<'a>> {
                 if count > 0 && n as i64 >= count {
                     break;
                 }
-                let Some((s, e)) = spans.first().copied().flatten() else { continue };
+                let Some((s, e)) = spans.first().copied().flatten() else {
+                    continue;
+                };
                 out.push_str(text.get(last..s).unwrap_or(""));
                 expand(&mut out, repl, text, &spans, &p);
                 last = e;
@@ -278,10 +293,15 @@ pub(crate) fn call<'a>(ctx: &mut Ctx<'a>, call: &'a Call<Global>) -> R<V<'a>> {
                 if max > 0 && n as i64 >= max {
                     break;
                 }
-                let Some((s, e)) = spans.first().copied().flatten() else { continue };
+                let Some((s, e)) = spans.first().copied().flatten() else {
+                    continue;
+                };
                 out.push(Value::from(text.get(last..s).unwrap_or("")));
                 for g in spans.iter().skip(1) {
-                    out.push(g.and_then(|(a, b)| text.get(a..b)).map_or(Value::Null, Value::from));
+                    out.push(
+                        g.and_then(|(a, b)| text.get(a..b))
+                            .map_or(Value::Null, Value::from),
+                    );
                 }
                 last = e;
             }
@@ -292,14 +312,19 @@ pub(crate) fn call<'a>(ctx: &mut Ctx<'a>, call: &'a Call<Global>) -> R<V<'a>> {
 }
 
 /// Every non-overlapping match, as absolute group spans.
-fn all_matches(ctx: &mut Ctx, p: &Pattern, text: &str) -> R<Vec<Vec<Option<(usize, usize)>>>> {
+/// Group spans of one match (`None` for a group that did not take part).
+type Spans = Vec<Option<(usize, usize)>>;
+
+fn all_matches(ctx: &mut Ctx, p: &Pattern, text: &str) -> R<Vec<Spans>> {
     let mut out = Vec::new();
     let mut pos = 0;
     while pos <= text.len() {
         ctx.tick()?;
         let Some(rest) = text.get(pos..) else { break };
         let Some(spans) = p.captures(rest) else { break };
-        let Some((s, e)) = spans.first().copied().flatten() else { break };
+        let Some((s, e)) = spans.first().copied().flatten() else {
+            break;
+        };
         let abs: Vec<_> = spans
             .iter()
             .map(|g| g.map(|(a, b)| (a + pos, b + pos)))

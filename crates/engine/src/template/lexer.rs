@@ -35,8 +35,8 @@ fn err(message: impl Into<String>, offset: usize) -> TemplateError {
 
 /// Longest operators first so that `//` wins over `/`.
 const OPS: [&str; 28] = [
-    "//", "**", "==", "!=", "<=", ">=", "+", "-", "*", "/", "%", "~", "<", ">", "=", ".", ",",
-    ":", "|", "(", ")", "[", "]", "{", "}", ";", "!", "&",
+    "//", "**", "==", "!=", "<=", ">=", "+", "-", "*", "/", "%", "~", "<", ">", "=", ".", ",", ":",
+    "|", "(", ")", "[", "]", "{", "}", ";", "!", "&",
 ];
 
 /// Tokenizes a whole template source.
@@ -97,7 +97,11 @@ pub(crate) fn lex_template(src: &str) -> Result<Vec<Token>, TemplateError> {
             _ => {
                 let is_var = kind == b'{';
                 out.push(Token {
-                    tok: if is_var { Tok::VarBegin } else { Tok::BlockBegin },
+                    tok: if is_var {
+                        Tok::VarBegin
+                    } else {
+                        Tok::BlockBegin
+                    },
                     pos: k,
                 });
                 let (np, strip) = lex_tag(src, p, is_var, &mut out)?;
@@ -253,7 +257,9 @@ fn lex_number(
     python: bool,
 ) -> Result<(Tok, usize), TemplateError> {
     let b = src.as_bytes();
-    if b[p] == b'0' && p + 1 < b.len() && matches!(b[p + 1], b'x' | b'X' | b'o' | b'O' | b'b' | b'B')
+    if b[p] == b'0'
+        && p + 1 < b.len()
+        && matches!(b[p + 1], b'x' | b'X' | b'o' | b'O' | b'b' | b'B')
     {
         let radix = match b[p + 1] {
             b'x' | b'X' => 16,
@@ -396,7 +402,11 @@ mod tests {
     use super::*;
 
     fn toks(s: &str) -> Vec<Tok> {
-        lex_template(s).unwrap().into_iter().map(|t| t.tok).collect()
+        lex_template(s)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.tok)
+            .collect()
     }
 
     #[test]

@@ -146,8 +146,10 @@ pub(crate) fn container_literal(s: &str) -> Option<Value> {
     let t = s.trim_start();
     let first = *t.as_bytes().first()?;
     let plausible = matches!(first, b'[' | b'(' | b'{')
-        || (matches!(first, b'\'' | b'"' | b'-' | b'+' | b'.' | b'0'..=b'9' | b'T' | b'F' | b'N')
-            && memchr::memchr(b',', t.as_bytes()).is_some());
+        || (matches!(
+            first,
+            b'\'' | b'"' | b'-' | b'+' | b'.' | b'0'..=b'9' | b'T' | b'F' | b'N'
+        ) && memchr::memchr(b',', t.as_bytes()).is_some());
     if !plausible {
         return None;
     }
@@ -163,11 +165,25 @@ mod tests {
 
     #[test]
     fn literals() {
-        assert_eq!(literal_eval("[1, 'a', None, True]").unwrap(), Value::List(vec![Value::Int(1), Value::from("a"), Value::Null, Value::Bool(true)]));
-        assert_eq!(literal_eval("  (1,)").unwrap(), Value::List(vec![Value::Int(1)]));
+        assert_eq!(
+            literal_eval("[1, 'a', None, True]").unwrap(),
+            Value::List(vec![
+                Value::Int(1),
+                Value::from("a"),
+                Value::Null,
+                Value::Bool(true)
+            ])
+        );
+        assert_eq!(
+            literal_eval("  (1,)").unwrap(),
+            Value::List(vec![Value::Int(1)])
+        );
         assert_eq!(literal_eval("(1)").unwrap(), Value::Int(1));
         assert_eq!(literal_eval("-5").unwrap(), Value::Int(-5));
-        assert_eq!(literal_eval("1, 2,").unwrap(), Value::List(vec![Value::Int(1), Value::Int(2)]));
+        assert_eq!(
+            literal_eval("1, 2,").unwrap(),
+            Value::List(vec![Value::Int(1), Value::Int(2)])
+        );
         let d = literal_eval("{\"k\": 'v', 'n': -1.5,}").unwrap();
         assert_eq!(d.as_map().unwrap().get("n"), Some(&Value::Float(-1.5)));
         assert!(literal_eval("[true]").is_none());
@@ -184,6 +200,9 @@ mod tests {
         assert!(container_literal("'abc'").is_none());
         assert!(container_literal("0x0").is_none());
         assert!(container_literal("[\"network\"]").is_some());
-        assert_eq!(container_literal("80, 443").unwrap(), Value::List(vec![Value::Int(80), Value::Int(443)]));
+        assert_eq!(
+            container_literal("80, 443").unwrap(),
+            Value::List(vec![Value::Int(80), Value::Int(443)])
+        );
     }
 }

@@ -172,7 +172,8 @@ fn int_or(v: Option<&V>, default: i64) -> R<i64> {
 }
 
 fn req_str<'x>(v: Option<&'x V>) -> R<&'x str> {
-    v.and_then(V::as_str).ok_or(EvalError("argument must be str"))
+    v.and_then(V::as_str)
+        .ok_or(EvalError("argument must be str"))
 }
 
 fn own<'a>(v: Value) -> R<V<'a>> {
@@ -383,7 +384,9 @@ fn str_method<'a>(m: Method, s: &str, pos: &[V<'a>], kw: Kw<'_, 'a>) -> R<V<'a>>
         Endswith => own(Value::Bool(affix_match(arg(pos, kw, 0, "suffix"), |p| {
             s.ends_with(p)
         })?)),
-        Isdigit | Isnumeric | Isdecimal => own(is_all(s, |c| c.is_ascii_digit() || (!c.is_ascii() && c.is_numeric()))),
+        Isdigit | Isnumeric | Isdecimal => own(is_all(s, |c| {
+            c.is_ascii_digit() || (!c.is_ascii() && c.is_numeric())
+        })),
         Isalpha => own(is_all(s, char::is_alphabetic)),
         Isalnum => own(is_all(s, char::is_alphanumeric)),
         Isspace => own(is_all(s, char::is_whitespace)),
@@ -432,7 +435,10 @@ fn str_method<'a>(m: Method, s: &str, pos: &[V<'a>], kw: Kw<'_, 'a>) -> R<V<'a>>
         }
         Format => {
             let p: Vec<Value> = pos.iter().map(|v| v.clone().into_stored()).collect();
-            let k: Map = kw.iter().map(|(k, v)| (*k, v.clone().into_stored())).collect();
+            let k: Map = kw
+                .iter()
+                .map(|(k, v)| (*k, v.clone().into_stored()))
+                .collect();
             own(Value::from(strfmt::str_format(s, &p, &k)?))
         }
         Capitalize => own(Value::from(capitalize(s))),
@@ -447,7 +453,9 @@ fn str_method<'a>(m: Method, s: &str, pos: &[V<'a>], kw: Kw<'_, 'a>) -> R<V<'a>>
             own(Value::Int(n as i64))
         }
         Zfill => {
-            let w = usize::try_from(int_or(arg(pos, kw, 0, "width"), 0)?).unwrap_or(0).min(MAX_LEN);
+            let w = usize::try_from(int_or(arg(pos, kw, 0, "width"), 0)?)
+                .unwrap_or(0)
+                .min(MAX_LEN);
             let n = s.chars().count();
             if n >= w {
                 return own(Value::from(s));
@@ -493,7 +501,9 @@ fn map_method<'a>(m: Method, map: &Map, pos: &[V<'a>], kw: Kw<'_, 'a>) -> R<V<'a
                 None => Ok(arg(pos, kw, 1, "default").cloned().unwrap_or(NONE)),
             }
         }
-        Keys => own(Value::List(map.keys().map(|k| Value::Str(k.clone())).collect())),
+        Keys => own(Value::List(
+            map.keys().map(|k| Value::Str(k.clone())).collect(),
+        )),
         Values => own(Value::List(map.values().cloned().collect())),
         Items => own(items_of_map(map)),
         Copy => own(Value::Map(map.clone())),
@@ -513,15 +523,21 @@ fn list_method<'a>(m: Method, l: &[Value], pos: &[V<'a>], kw: Kw<'_, 'a>) -> R<V
     use Method::*;
     match m {
         Index => {
-            let x = arg(pos, kw, 0, "value").and_then(V::val).ok_or(EvalError("index expects a value"))?;
+            let x = arg(pos, kw, 0, "value")
+                .and_then(V::val)
+                .ok_or(EvalError("index expects a value"))?;
             match l.iter().position(|y| value_eq(x, y)) {
                 Some(i) => own(Value::Int(i as i64)),
                 None => fail("value is not in list"),
             }
         }
         Count => {
-            let x = arg(pos, kw, 0, "value").and_then(V::val).ok_or(EvalError("count expects a value"))?;
-            own(Value::Int(l.iter().filter(|y| value_eq(x, y)).count() as i64))
+            let x = arg(pos, kw, 0, "value")
+                .and_then(V::val)
+                .ok_or(EvalError("count expects a value"))?;
+            own(Value::Int(
+                l.iter().filter(|y| value_eq(x, y)).count() as i64
+            ))
         }
         Copy => own(Value::List(l.to_vec())),
         _ => fail("list object has no such method"),
@@ -550,7 +566,8 @@ fn match_method<'a>(m: Method, mo: &MatchObj, pos: &[V<'a>], kw: Kw<'_, 'a>) -> 
             }
         }
         Groups | Groupdict => {
-            let default = arg(pos, kw, 0, "default").map_or(Value::Null, |v| v.clone().into_stored());
+            let default =
+                arg(pos, kw, 0, "default").map_or(Value::Null, |v| v.clone().into_stored());
             let g = |i: usize| match mo.spans.get(i).copied().flatten() {
                 Some(_) => mo.group(i).unwrap_or(Value::Null),
                 None => default.clone(),
@@ -560,7 +577,9 @@ fn match_method<'a>(m: Method, mo: &MatchObj, pos: &[V<'a>], kw: Kw<'_, 'a>) -> 
             } else {
                 let mut names = mo.names.clone();
                 names.sort_by_key(|(_, i)| *i);
-                own(Value::Map(names.into_iter().map(|(n, i)| (n, g(i))).collect()))
+                own(Value::Map(
+                    names.into_iter().map(|(n, i)| (n, g(i))).collect(),
+                ))
             }
         }
         Start | End | Span => {
@@ -617,12 +636,18 @@ pub(crate) fn call_mut(m: Method, recv: &mut Value, pos: Vec<V>, kw: Kw) -> R<Va
                 if l.len() >= MAX_LEN {
                     return fail("list too large");
                 }
-                let x = pos.into_iter().next().ok_or(EvalError("append takes one argument"))?;
+                let x = pos
+                    .into_iter()
+                    .next()
+                    .ok_or(EvalError("append takes one argument"))?;
                 l.push(x.into_stored());
                 Ok(Value::Null)
             }
             Extend => {
-                let x = pos.into_iter().next().ok_or(EvalError("extend takes one argument"))?;
+                let x = pos
+                    .into_iter()
+                    .next()
+                    .ok_or(EvalError("extend takes one argument"))?;
                 let items = x.into_items()?;
                 if l.len() + items.len() > MAX_LEN {
                     return fail("list too large");
@@ -635,7 +660,10 @@ pub(crate) fn call_mut(m: Method, recv: &mut Value, pos: Vec<V>, kw: Kw) -> R<Va
                     return fail("list too large");
                 }
                 let i = int_or(pos.first(), 0)?;
-                let x = pos.get(1).cloned().ok_or(EvalError("insert takes two arguments"))?;
+                let x = pos
+                    .get(1)
+                    .cloned()
+                    .ok_or(EvalError("insert takes two arguments"))?;
                 let n = l.len() as i64;
                 let at = if i < 0 { (i + n).max(0) } else { i.min(n) };
                 l.insert(at as usize, x.into_stored());
@@ -649,7 +677,10 @@ pub(crate) fn call_mut(m: Method, recv: &mut Value, pos: Vec<V>, kw: Kw) -> R<Va
                 }
             }
             Remove => {
-                let x = pos.first().and_then(V::val).ok_or(EvalError("remove takes one argument"))?;
+                let x = pos
+                    .first()
+                    .and_then(V::val)
+                    .ok_or(EvalError("remove takes one argument"))?;
                 match l.iter().position(|y| value_eq(x, y)) {
                     Some(j) => {
                         l.remove(j);
@@ -700,7 +731,11 @@ pub(crate) fn call_mut(m: Method, recv: &mut Value, pos: Vec<V>, kw: Kw) -> R<Va
                                     Value::List(kv) if kv.len() == 2 => {
                                         map.insert(key_of(&kv[0]), kv[1].clone());
                                     }
-                                    _ => return fail("dictionary update sequence element has wrong length"),
+                                    _ => {
+                                        return fail(
+                                            "dictionary update sequence element has wrong length",
+                                        );
+                                    }
                                 }
                             }
                         }
@@ -713,7 +748,11 @@ pub(crate) fn call_mut(m: Method, recv: &mut Value, pos: Vec<V>, kw: Kw) -> R<Va
                 Ok(Value::Null)
             }
             Setdefault => {
-                let k = pos.first().and_then(V::val).map(key_of).ok_or(EvalError("setdefault expects a key"))?;
+                let k = pos
+                    .first()
+                    .and_then(V::val)
+                    .map(key_of)
+                    .ok_or(EvalError("setdefault expects a key"))?;
                 if let Some(v) = map.get(&k) {
                     return Ok(v.clone());
                 }
@@ -722,7 +761,11 @@ pub(crate) fn call_mut(m: Method, recv: &mut Value, pos: Vec<V>, kw: Kw) -> R<Va
                 Ok(d)
             }
             Pop => {
-                let k = pos.first().and_then(V::val).map(key_of).ok_or(EvalError("pop expects a key"))?;
+                let k = pos
+                    .first()
+                    .and_then(V::val)
+                    .map(key_of)
+                    .ok_or(EvalError("pop expects a key"))?;
                 match map.remove(&k) {
                     Some(v) => Ok(v),
                     None => match pos.get(1) {

@@ -19,9 +19,9 @@ mod methods;
 mod parser;
 mod pyfmt;
 mod strfmt;
-mod val;
 #[cfg(test)]
 mod tests;
+mod val;
 
 use crate::datetime::Timestamp;
 use crate::value::{Str, Value};
@@ -168,7 +168,7 @@ impl Template {
             } => {
                 let mut ctx = Ctx::new(env.slots, env.now, *nlocals);
                 ctx.run_inits(inits);
-                let mut out = String::new();
+                let mut out = String::with_capacity(64);
                 ctx.render(nodes, &mut out)?;
                 Ok(Some(match literal::container_literal(&out) {
                     Some(v) => v,
@@ -180,9 +180,7 @@ impl Template {
 
     pub fn test(&self, env: &Env) -> bool {
         match self.eval(env) {
-            Ok(Some(Value::Str(s))) => {
-                !matches!(s.trim(), "" | "False" | "false" | "None" | "0")
-            }
+            Ok(Some(Value::Str(s))) => !matches!(s.trim(), "" | "False" | "false" | "None" | "0"),
             Ok(Some(v)) => v.truthy(),
             Ok(None) | Err(_) => false,
         }

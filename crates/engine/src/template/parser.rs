@@ -177,10 +177,13 @@ impl<'s> Parser<'s> {
     // ---- names ----
 
     fn lookup_local(&self, name: &str) -> Option<usize> {
-        self.frames
-            .iter()
-            .rev()
-            .find_map(|f| f.names.iter().rev().find(|(n, _)| n == name).map(|(_, s)| *s))
+        self.frames.iter().rev().find_map(|f| {
+            f.names
+                .iter()
+                .rev()
+                .find(|(n, _)| n == name)
+                .map(|(_, s)| *s)
+        })
     }
 
     fn load(&mut self, name: &str) -> Expr {
@@ -532,7 +535,9 @@ impl<'s> Parser<'s> {
                 Tok::Op(">") => CmpOp::Gt,
                 Tok::Op(">=") => CmpOp::Ge,
                 Tok::Name(n) if n == "in" => CmpOp::In,
-                Tok::Name(n) if n == "not" && matches!(self.peek_at(1), Tok::Name(m) if m == "in") => {
+                Tok::Name(n)
+                    if n == "not" && matches!(self.peek_at(1), Tok::Name(m) if m == "in") =>
+                {
                     self.i += 1;
                     CmpOp::NotIn
                 }
@@ -743,7 +748,12 @@ impl<'s> Parser<'s> {
                             e = fold(e);
                         }
                     }
-                    Tok::Int(i) => e = fold(Expr::Item(Box::new(e), Box::new(Expr::Const(Value::Int(i))))),
+                    Tok::Int(i) => {
+                        e = fold(Expr::Item(
+                            Box::new(e),
+                            Box::new(Expr::Const(Value::Int(i))),
+                        ))
+                    }
                     _ => return Err(self.err_at("expected attribute name")),
                 }
             } else if self.is_op("[") {

@@ -24,15 +24,23 @@ fn pad(body: String, spec: &Spec, default_right: bool) -> String {
     }
     let n = spec.width - len;
     let fill = if spec.fill == '\0' { ' ' } else { spec.fill };
-    let align = spec
-        .align
-        .unwrap_or(if spec.zero { '=' } else if default_right { '>' } else { '<' });
+    let align = spec.align.unwrap_or(if spec.zero {
+        '='
+    } else if default_right {
+        '>'
+    } else {
+        '<'
+    });
     let rep = |k: usize, c: char| std::iter::repeat_n(c, k).collect::<String>();
     match align {
         '<' => body + &rep(n, fill),
         '^' => rep(n / 2, fill) + &body + &rep(n - n / 2, fill),
         '=' => {
-            let fill = if spec.zero && spec.fill == '\0' { '0' } else { fill };
+            let fill = if spec.zero && spec.fill == '\0' {
+                '0'
+            } else {
+                fill
+            };
             let (sign, rest) = match body.chars().next() {
                 Some(c @ ('-' | '+' | ' ')) => (c.to_string(), body[1..].to_string()),
                 _ => (String::new(), body),
@@ -80,7 +88,11 @@ fn format_number(v: &Value, spec: &Spec, ty: char) -> R<String> {
                 format!("{}", n.f())
             }
         }
-        '%' => format!("{:.*}%", spec.precision.unwrap_or(6).min(100), n.f() * 100.0),
+        '%' => format!(
+            "{:.*}%",
+            spec.precision.unwrap_or(6).min(100),
+            n.f() * 100.0
+        ),
         _ => format!("{:.*}", spec.precision.unwrap_or(6).min(100), n.f()),
     };
     if let Some(sign @ ('+' | ' ')) = spec.sign
@@ -93,9 +105,9 @@ fn format_number(v: &Value, spec: &Spec, ty: char) -> R<String> {
 
 fn format_one(v: &Value, spec: &Spec, repr: bool) -> R<String> {
     match spec.ty {
-        Some(t @ ('d' | 'i' | 'u' | 'x' | 'X' | 'o' | 'b' | 'e' | 'E' | 'f' | 'F' | 'g' | 'G' | '%')) => {
-            Ok(pad(format_number(v, spec, t)?, spec, true))
-        }
+        Some(
+            t @ ('d' | 'i' | 'u' | 'x' | 'X' | 'o' | 'b' | 'e' | 'E' | 'f' | 'F' | 'g' | 'G' | '%'),
+        ) => Ok(pad(format_number(v, spec, t)?, spec, true)),
         Some('c') => match v {
             Value::Int(i) => Ok(char::from_u32(u32::try_from(*i).unwrap_or(0xfffd))
                 .unwrap_or('\u{fffd}')
@@ -112,7 +124,8 @@ fn format_one(v: &Value, spec: &Spec, repr: bool) -> R<String> {
             if let Some(p) = spec.precision {
                 s = s.chars().take(p).collect();
             }
-            let numeric = matches!(v, Value::Int(_) | Value::Float(_)) && !repr && spec.ty.is_none();
+            let numeric =
+                matches!(v, Value::Int(_) | Value::Float(_)) && !repr && spec.ty.is_none();
             Ok(pad(s, spec, numeric))
         }
     }
@@ -178,7 +191,9 @@ pub(crate) fn percent_format(fmt: &str, args: &[Value]) -> R<String> {
                 _ => return fail("format requires a mapping"),
             },
             None => {
-                let a = args.get(next).ok_or(EvalError("not enough arguments for format string"))?;
+                let a = args
+                    .get(next)
+                    .ok_or(EvalError("not enough arguments for format string"))?;
                 next += 1;
                 a
             }
@@ -188,7 +203,24 @@ pub(crate) fn percent_format(fmt: &str, args: &[Value]) -> R<String> {
             'F' => Some('f'),
             c => Some(c),
         };
-        if !matches!(conv, 's' | 'r' | 'a' | 'd' | 'i' | 'u' | 'x' | 'X' | 'o' | 'e' | 'E' | 'f' | 'F' | 'g' | 'G' | 'c') {
+        if !matches!(
+            conv,
+            's' | 'r'
+                | 'a'
+                | 'd'
+                | 'i'
+                | 'u'
+                | 'x'
+                | 'X'
+                | 'o'
+                | 'e'
+                | 'E'
+                | 'f'
+                | 'F'
+                | 'g'
+                | 'G'
+                | 'c'
+        ) {
             return fail("unsupported format character");
         }
         out.push_str(&format_one(arg, &spec, conv == 'r' || conv == 'a')?);
@@ -275,7 +307,9 @@ pub(crate) fn str_format(fmt: &str, pos: &[Value], kw: &Map) -> R<String> {
                 let split = field.find(['.', '[']).unwrap_or(field.len());
                 let (name, rest) = field.split_at(split);
                 let mut v = if name.is_empty() {
-                    let v = pos.get(auto).ok_or(EvalError("format index out of range"))?;
+                    let v = pos
+                        .get(auto)
+                        .ok_or(EvalError("format index out of range"))?;
                     auto += 1;
                     v
                 } else if let Ok(i) = name.parse::<usize>() {
@@ -312,14 +346,26 @@ mod tests {
 
     #[test]
     fn percent() {
-        let r = percent_format("%s-%d-%05.1f-%x-%%", &[Value::from("a"), Value::Int(7), Value::Float(2.25), Value::Int(255)]);
+        let r = percent_format(
+            "%s-%d-%05.1f-%x-%%",
+            &[
+                Value::from("a"),
+                Value::Int(7),
+                Value::Float(2.25),
+                Value::Int(255),
+            ],
+        );
         assert_eq!(r.unwrap(), "a-7-002.2-ff-%");
         assert!(percent_format("%s %s", &[Value::Int(1)]).is_err());
     }
 
     #[test]
     fn format_method() {
-        let r = str_format("{}:{0}:{x}:{:>4}:{{}}", &[Value::from("a"), Value::Int(5)], &[("x", Value::Bool(true))].into_iter().collect());
+        let r = str_format(
+            "{}:{0}:{x}:{:>4}:{{}}",
+            &[Value::from("a"), Value::Int(5)],
+            &[("x", Value::Bool(true))].into_iter().collect(),
+        );
         assert_eq!(r.unwrap(), "a:a:True:   5:{}");
     }
 }

@@ -113,7 +113,10 @@ fn or_uses_python_truthiness() {
 #[test]
 fn string_results_become_containers() {
     assert_eq!(val("{{ ['XSS'] | list | string }}", EV), json(r#"["XSS"]"#));
-    assert_eq!(val("{{ ev.d | string }}", EV), json(r#"{"k": "v", "n": null}"#));
+    assert_eq!(
+        val("{{ ev.d | string }}", EV),
+        json(r#"{"k": "v", "n": null}"#)
+    );
     assert_eq!(val(r#"["network"]"#, EV), json(r#"["network"]"#));
     assert_eq!(val("['info']", EV), json(r#"["info"]"#));
     assert_eq!(val("457215664", EV), Value::from("457215664"));
@@ -133,17 +136,26 @@ fn for_loop_trailing_comma_dict() {
 
 #[test]
 fn filter_truthiness() {
-    assert!(!filter("{% if ev.empty %}True{% else %}False{% endif %}", EV));
+    assert!(!filter(
+        "{% if ev.empty %}True{% else %}False{% endif %}",
+        EV
+    ));
     assert!(filter("{% if ev.s %}True{% else %}False{% endif %}", EV));
-    assert!(!filter("{%- if ev.empty -%}True{%- else: -%}False{%- endif -%}", EV));
+    assert!(!filter(
+        "{%- if ev.empty -%}True{%- else: -%}False{%- endif -%}",
+        EV
+    ));
     assert!(!filter("{{ ev.missing }}", EV));
     assert!(!filter("{{ ev.missing.x }}", EV));
     assert!(!filter(" 0 ", EV));
     assert!(!filter("None", EV));
     assert!(filter("{{ ev.n > 3 }}", EV));
     assert!(!filter("{{ [] }}", EV));
-    assert!(filter("{{ 'LEEF:' not in ev.msg and ev.d.get('zz') == None }}", EV));
-    assert!(filter("", EV) == false);
+    assert!(filter(
+        "{{ 'LEEF:' not in ev.msg and ev.d.get('zz') == None }}",
+        EV
+    ));
+    assert!(!filter("", EV));
 }
 
 #[test]
@@ -160,7 +172,10 @@ fn undefined_semantics() {
     assert_eq!(val("{{ nothing is not defined }}", EV), Value::Bool(true));
     assert_eq!(val("{{ ev.none | default('x') }}", EV), Value::Null);
     assert_eq!(val("{{ ev.missing | default('x') }}", EV), Value::from("x"));
-    assert_eq!(val("{{ ev.empty | default('x', true) }}", EV), Value::from("x"));
+    assert_eq!(
+        val("{{ ev.empty | default('x', true) }}", EV),
+        Value::from("x")
+    );
     assert_eq!(
         val("{{ (ev.d.category|default([])) + ['authentication'] }}", EV),
         json(r#"["authentication"]"#)
@@ -185,14 +200,23 @@ fn indexing_and_slicing() {
     assert_eq!(run("{{ ev.l[10] }}", EV), Ok(None));
     assert_eq!(val("{{ 'héllo'[1:3] }}", EV), Value::from("él"));
     assert_eq!(val("{{ ev.d['k'] }}", EV), Value::from("v"));
-    assert_eq!(val("{% set key = 'k' %}{{ ev.d[key] }}", EV), Value::from("v"));
+    assert_eq!(
+        val("{% set key = 'k' %}{{ ev.d[key] }}", EV),
+        Value::from("v")
+    );
 }
 
 #[test]
 fn rendering_python_str() {
     assert_eq!(text("x={{ ev.f }}", EV), "x=6.0");
-    assert_eq!(text("{{ ev.none }}|{{ True }}|{{ ev.l }}", EV), "None|True|[1, 2, 3]");
-    assert_eq!(text("{{ 1e16 }} {{ 0.00001 }} {{ 10 / 4 }}", EV), "1e+16 1e-05 2.5");
+    assert_eq!(
+        text("{{ ev.none }}|{{ True }}|{{ ev.l }}", EV),
+        "None|True|[1, 2, 3]"
+    );
+    assert_eq!(
+        text("{{ 1e16 }} {{ 0.00001 }} {{ 10 / 4 }}", EV),
+        "1e+16 1e-05 2.5"
+    );
     assert_eq!(val("{{ ev.f }}", EV), Value::Float(6.0));
     assert_eq!(text("{{ 'a' ~ 1 ~ nothing ~ None }}", EV), "a1None");
     assert_eq!(text("{{ ev.d }}!", EV), "{'k': 'v', 'n': None}!");
@@ -208,17 +232,30 @@ fn whitespace_control_and_trailing_newline() {
 
 #[test]
 fn statements() {
-    let src = "{% for x in ev.l %}{{ loop.index }}:{{ x }}{% if not loop.last %},{% endif %}{% endfor %}";
+    let src =
+        "{% for x in ev.l %}{{ loop.index }}:{{ x }}{% if not loop.last %},{% endif %}{% endfor %}";
     assert_eq!(text(src, EV), "1:1,2:2,3:3");
-    assert_eq!(text("{% for x in [] %}a{% else %}empty{% endfor %}", EV), "empty");
     assert_eq!(
-        text("{% if ev.n > 10 %}big{% elif ev.n > 3 %}mid{% else %}small{% endif %}", EV),
+        text("{% for x in [] %}a{% else %}empty{% endfor %}", EV),
+        "empty"
+    );
+    assert_eq!(
+        text(
+            "{% if ev.n > 10 %}big{% elif ev.n > 3 %}mid{% else %}small{% endif %}",
+            EV
+        ),
         "mid"
     );
     assert_eq!(text("{% set a, b = 1, 2 %}{{ a + b }}", EV), "3");
-    assert_eq!(text("{% set x %}in{{ 1 }}{% endset %}[{{ x }}]", EV), "[in1]");
     assert_eq!(
-        text("{% for x in ev.l if x > 1 %}{{ x }}/{{ loop.length }} {% endfor %}", EV),
+        text("{% set x %}in{{ 1 }}{% endset %}[{{ x }}]", EV),
+        "[in1]"
+    );
+    assert_eq!(
+        text(
+            "{% for x in ev.l if x > 1 %}{{ x }}/{{ loop.length }} {% endfor %}",
+            EV
+        ),
         "2/2 3/2 "
     );
 }
@@ -238,7 +275,10 @@ fn mutation_of_locals() {
     let src = "{% set l = ev.l %}{% set _ = l.append(4) %}{{ l }}{{ ev.l }}";
     assert_eq!(text(src, EV), "[1, 2, 3, 4][1, 2, 3]");
     assert_eq!(val("{{ [1, 2].append(3) }}", EV), Value::Null);
-    assert_eq!(val("{% set l = [1, 2] %}{{ l.pop() }}{{ l }}", EV), Value::from("2[1]"));
+    assert_eq!(
+        val("{% set l = [1, 2] %}{{ l.pop() }}{{ l }}", EV),
+        Value::from("2[1]")
+    );
 }
 
 #[test]
@@ -269,7 +309,10 @@ fn python_semantics() {
     assert_eq!(val("{{ 'ab' * 2 }}", EV), Value::from("abab"));
     assert_eq!(val("{{ 1 < 2 < 3 }}", EV), Value::Bool(true));
     assert_eq!(val("{{ 3 > 2 > 2 }}", EV), Value::Bool(false));
-    assert_eq!(val("{{ 'b' in 'abc' and 2 in ev.l and 'k' in ev.d }}", EV), Value::Bool(true));
+    assert_eq!(
+        val("{{ 'b' in 'abc' and 2 in ev.l and 'k' in ev.d }}", EV),
+        Value::Bool(true)
+    );
     assert_eq!(val("{{ 'z' not in ev.d }}", EV), Value::Bool(true));
     assert_eq!(val("{{ -ev.n }}", EV), Value::Int(-5));
     assert_eq!(val("{{ not ev.l }}", EV), Value::Bool(false));
@@ -280,21 +323,54 @@ fn python_semantics() {
 #[test]
 fn string_methods() {
     assert_eq!(val("{{ '  a  b '.split() }}", EV), json(r#"["a", "b"]"#));
-    assert_eq!(val("{{ 'a,b,c'.split(',', 1) }}", EV), json(r#"["a", "b,c"]"#));
-    assert_eq!(val("{{ 'a,b,c'.rsplit(',', 1) }}", EV), json(r#"["a,b", "c"]"#));
+    assert_eq!(
+        val("{{ 'a,b,c'.split(',', 1) }}", EV),
+        json(r#"["a", "b,c"]"#)
+    );
+    assert_eq!(
+        val("{{ 'a,b,c'.rsplit(',', 1) }}", EV),
+        json(r#"["a,b", "c"]"#)
+    );
     assert_eq!(val("{{ 'xxaxx'.strip('x') }}", EV), Value::from("a"));
     assert_eq!(val("{{ ' a '.lstrip() }}", EV), Value::from("a "));
-    assert_eq!(val("{{ ev.s.lower() ~ ev.s.upper() }}", EV), Value::from("helloHELLO"));
-    assert_eq!(val("{{ ev.s.startswith(('x', 'He')) }}", EV), Value::Bool(true));
+    assert_eq!(
+        val("{{ ev.s.lower() ~ ev.s.upper() }}", EV),
+        Value::from("helloHELLO")
+    );
+    assert_eq!(
+        val("{{ ev.s.startswith(('x', 'He')) }}", EV),
+        Value::Bool(true)
+    );
     assert_eq!(val("{{ ev.s.endswith('lo') }}", EV), Value::Bool(true));
-    assert_eq!(val("{{ '123'.isdigit() and not '12a'.isdigit() }}", EV), Value::Bool(true));
-    assert_eq!(val("{{ 'DOM\\\\user'.removeprefix('DOM\\\\') }}", EV), Value::from("user"));
-    assert_eq!(val("{{ ev.s.replace('l', 'L') }}", EV), Value::from("HeLLo"));
-    assert_eq!(val("{{ ev.s.index('l') }} {{ ev.s.find('z') }}", EV), Value::from("2 -1"));
+    assert_eq!(
+        val("{{ '123'.isdigit() and not '12a'.isdigit() }}", EV),
+        Value::Bool(true)
+    );
+    assert_eq!(
+        val("{{ 'DOM\\\\user'.removeprefix('DOM\\\\') }}", EV),
+        Value::from("user")
+    );
+    assert_eq!(
+        val("{{ ev.s.replace('l', 'L') }}", EV),
+        Value::from("HeLLo")
+    );
+    assert_eq!(
+        val("{{ ev.s.index('l') }} {{ ev.s.find('z') }}", EV),
+        Value::from("2 -1")
+    );
     assert_eq!(val("{{ '-'.join(['a', 'b']) }}", EV), Value::from("a-b"));
-    assert_eq!(val("{{ '{}-{x}'.format(1, x='y') }}", EV), Value::from("1-y"));
-    assert_eq!(val("{{ 'hELLO wORLD'.capitalize() }}", EV), Value::from("Hello world"));
-    assert_eq!(val("{{ 'hello world'.title() }}", EV), Value::from("Hello World"));
+    assert_eq!(
+        val("{{ '{}-{x}'.format(1, x='y') }}", EV),
+        Value::from("1-y")
+    );
+    assert_eq!(
+        val("{{ 'hELLO wORLD'.capitalize() }}", EV),
+        Value::from("Hello world")
+    );
+    assert_eq!(
+        val("{{ 'hello world'.title() }}", EV),
+        Value::from("Hello World")
+    );
     assert_eq!(val("{{ 'aaa'.count('a') }}", EV), Value::Int(3));
     assert_eq!(val("{{ '42'.zfill(5) }}", EV), Value::from("00042"));
     assert!(run("{{ ev.s.toUpperCase() }}", EV).is_err());
@@ -303,10 +379,16 @@ fn string_methods() {
 #[test]
 fn dict_and_list_methods() {
     assert_eq!(val("{{ ev.d.keys() | list }}", EV), json(r#"["k", "n"]"#));
-    assert_eq!(val("{{ ev.d.items() | list }}", EV), json(r#"[["k", "v"], ["n", null]]"#));
+    assert_eq!(
+        val("{{ ev.d.items() | list }}", EV),
+        json(r#"[["k", "v"], ["n", null]]"#)
+    );
     assert_eq!(val("{{ ev.l.index(2) }}", EV), Value::Int(1));
     assert_eq!(val("{{ ev.l.count(2) }}", EV), Value::Int(1));
-    assert_eq!(val("{{ ev.d.copy() }}", EV), json(r#"{"k": "v", "n": null}"#));
+    assert_eq!(
+        val("{{ ev.d.copy() }}", EV),
+        json(r#"{"k": "v", "n": null}"#)
+    );
 }
 
 #[test]
@@ -314,7 +396,10 @@ fn filters_basic() {
     assert_eq!(val("{{ ev.s | lower }}", EV), Value::from("hello"));
     assert_eq!(val("{{ ev.none | lower }}", EV), Value::from("none"));
     assert_eq!(val("{{ ev.l | length }}", EV), Value::Int(3));
-    assert_eq!(val("{{ ev.l | first }}{{ ev.l | last }}", EV), Value::from("13"));
+    assert_eq!(
+        val("{{ ev.l | first }}{{ ev.l | last }}", EV),
+        Value::from("13")
+    );
     assert_eq!(val("{{ '42' | int }}", EV), Value::Int(42));
     assert_eq!(val("{{ '4.7' | int }}", EV), Value::Int(4));
     assert_eq!(val("{{ 'zz' | int }}", EV), Value::Int(0));
@@ -328,19 +413,43 @@ fn filters_basic() {
     assert_eq!(val("{{ ev.l | join(',') }}", EV), json("[1, 2, 3]"));
     assert_eq!(val("{{ ' a ' | trim }}", EV), Value::from("a"));
     assert_eq!(val("{{ 'a&b' | e }}", EV), Value::from("a&amp;b"));
-    assert_eq!(val("{{ '%s=%s' | format('a', 1) }}", EV), Value::from("a=1"));
+    assert_eq!(
+        val("{{ '%s=%s' | format('a', 1) }}", EV),
+        Value::from("a=1")
+    );
     assert_eq!(val("{{ [3, 1, 2] | sort }}", EV), json("[1, 2, 3]"));
-    assert_eq!(val("{{ ['b', 'A', 'a'] | unique }}", EV), json(r#"["b", "A"]"#));
+    assert_eq!(
+        val("{{ ['b', 'A', 'a'] | unique }}", EV),
+        json(r#"["b", "A"]"#)
+    );
     assert_eq!(val("{{ ev.l | sum }}", EV), Value::Int(6));
     assert_eq!(val("{{ ev.l | reverse }}", EV), json("[3, 2, 1]"));
-    assert_eq!(val("{{ ev.l | max }} {{ ev.l | min }}", EV), Value::from("3 1"));
+    assert_eq!(
+        val("{{ ev.l | max }} {{ ev.l | min }}", EV),
+        Value::from("3 1")
+    );
     assert_eq!(val("{{ -3 | abs }}", EV), Value::Int(3));
-    assert_eq!(val("{{ 2.5 | round }} {{ 2.567 | round(2) }}", EV), Value::from("2.0 2.57"));
-    assert_eq!(val("{{ ev.l | batch(2) | list }}", EV), json("[[1, 2], [3]]"));
-    assert_eq!(val("{{ ev.d | dictsort }}", EV), json(r#"[["k", "v"], ["n", null]]"#));
-    assert_eq!(val("{{ ev.d | items | list }}", EV), json(r#"[["k", "v"], ["n", null]]"#));
+    assert_eq!(
+        val("{{ 2.5 | round }} {{ 2.567 | round(2) }}", EV),
+        Value::from("2.0 2.57")
+    );
+    assert_eq!(
+        val("{{ ev.l | batch(2) | list }}", EV),
+        json("[[1, 2], [3]]")
+    );
+    assert_eq!(
+        val("{{ ev.d | dictsort }}", EV),
+        json(r#"[["k", "v"], ["n", null]]"#)
+    );
+    assert_eq!(
+        val("{{ ev.d | items | list }}", EV),
+        json(r#"[["k", "v"], ["n", null]]"#)
+    );
     assert_eq!(val("{{ 'ab' | list }}", EV), json(r#"["a", "b"]"#));
-    assert_eq!(val("{{ 'hello world' | title }}", EV), Value::from("Hello World"));
+    assert_eq!(
+        val("{{ 'hello world' | title }}", EV),
+        Value::from("Hello World")
+    );
 }
 
 #[test]
@@ -350,60 +459,153 @@ fn filters_on_lists_of_dicts() {
         json(r#"["x", "y", "X"]"#)
     );
     assert_eq!(
-        val("{{ ev['items'] | map(attribute='name') | map('upper') | unique | list }}", EV),
+        val(
+            "{{ ev['items'] | map(attribute='name') | map('upper') | unique | list }}",
+            EV
+        ),
         json(r#"["X", "Y"]"#)
     );
     assert_eq!(
-        val("{{ ev['items'] | selectattr('v', 'gt', 1) | map(attribute='name') | list }}", EV),
+        val(
+            "{{ ev['items'] | selectattr('v', 'gt', 1) | map(attribute='name') | list }}",
+            EV
+        ),
         json(r#"["y", "X"]"#)
     );
     assert_eq!(
-        val("{{ ev['items'] | rejectattr('name', 'equalto', 'x') | list | length }}", EV),
+        val(
+            "{{ ev['items'] | rejectattr('name', 'equalto', 'x') | list | length }}",
+            EV
+        ),
         Value::Int(2)
     );
-    assert_eq!(val("{{ [0, 1, None, 2] | select | list }}", EV), json("[1, 2]"));
-    assert_eq!(val("{{ [1, 'a', 2] | select('number') | list }}", EV), json("[1, 2]"));
-    assert_eq!(val("{{ [1, 2, 3] | reject('odd') | list }}", EV), json("[2]"));
-    assert_eq!(val("{{ ev['items'] | sum(attribute='v') }}", EV), Value::Int(6));
+    assert_eq!(
+        val("{{ [0, 1, None, 2] | select | list }}", EV),
+        json("[1, 2]")
+    );
+    assert_eq!(
+        val("{{ [1, 'a', 2] | select('number') | list }}", EV),
+        json("[1, 2]")
+    );
+    assert_eq!(
+        val("{{ [1, 2, 3] | reject('odd') | list }}", EV),
+        json("[2]")
+    );
+    assert_eq!(
+        val("{{ ev['items'] | sum(attribute='v') }}", EV),
+        Value::Int(6)
+    );
     assert_eq!(
         val("{{ (ev['items'] | sort(attribute='name') | first).v }}", EV),
         Value::Int(1)
     );
-    assert_eq!(val("{{ ev['items'] | selectattr('name', 'in', ['x', 'y']) | list | length }}", EV), Value::Int(2));
+    assert_eq!(
+        val(
+            "{{ ev['items'] | selectattr('name', 'in', ['x', 'y']) | list | length }}",
+            EV
+        ),
+        Value::Int(2)
+    );
 }
 
 #[test]
 fn tests_jinja() {
-    assert_eq!(val("{{ ev.n is number and ev.s is string and ev.d is mapping }}", EV), Value::Bool(true));
-    assert_eq!(val("{{ ev.l is iterable and ev.n is not iterable }}", EV), Value::Bool(true));
+    assert_eq!(
+        val(
+            "{{ ev.n is number and ev.s is string and ev.d is mapping }}",
+            EV
+        ),
+        Value::Bool(true)
+    );
+    assert_eq!(
+        val("{{ ev.l is iterable and ev.n is not iterable }}", EV),
+        Value::Bool(true)
+    );
     assert_eq!(val("{{ 'a' is in ['a'] }}", EV), Value::Bool(true));
     assert_eq!(val("{{ 6 is divisibleby 3 }}", EV), Value::Bool(true));
     assert_eq!(val("{{ 6 is divisibleby(4) }}", EV), Value::Bool(false));
-    assert_eq!(val("{{ ev.f is float and ev.n is integer and true is boolean }}", EV), Value::Bool(true));
-    assert_eq!(val("{{ 'abc' is lower and 'ABC' is upper }}", EV), Value::Bool(true));
-    assert_eq!(val("{{ 3 is odd and 4 is even and 2 is eq 2 }}", EV), Value::Bool(true));
+    assert_eq!(
+        val(
+            "{{ ev.f is float and ev.n is integer and true is boolean }}",
+            EV
+        ),
+        Value::Bool(true)
+    );
+    assert_eq!(
+        val("{{ 'abc' is lower and 'ABC' is upper }}", EV),
+        Value::Bool(true)
+    );
+    assert_eq!(
+        val("{{ 3 is odd and 4 is even and 2 is eq 2 }}", EV),
+        Value::Bool(true)
+    );
 }
 
 #[test]
 fn custom_filters() {
-    assert_eq!(val("{{ ev.ip is defined and ev.ip | is_ipaddress }}", EV), Value::Bool(true));
-    assert_eq!(val("{{ '::1' | is_ipv6 and not ('::1' | is_ipv4) }}", EV), Value::Bool(true));
+    assert_eq!(
+        val("{{ ev.ip is defined and ev.ip | is_ipaddress }}", EV),
+        Value::Bool(true)
+    );
+    assert_eq!(
+        val("{{ '::1' | is_ipv6 and not ('::1' | is_ipv4) }}", EV),
+        Value::Bool(true)
+    );
     assert_eq!(val("{{ nothing | is_ipaddress }}", EV), Value::Bool(false));
     assert_eq!(val("{{ ev.none | is_ipaddress }}", EV), Value::Bool(false));
-    assert_eq!(val("{{ 'https://x.org/a' | is_url }}", EV), Value::Bool(true));
+    assert_eq!(
+        val("{{ 'https://x.org/a' | is_url }}", EV),
+        Value::Bool(true)
+    );
     assert_eq!(val("{{ ev.path | basename }}", EV), Value::from("cmd.exe"));
-    assert_eq!(val("{{ ev.path | dirname }}", EV), Value::from("C:\\Windows\\System32"));
-    assert_eq!(val("{{ '/usr/bin/env' | dirname }}", EV), Value::from("/usr/bin"));
-    assert_eq!(val("{{ '/usr/bin/env' | basename }}", EV), Value::from("env"));
-    assert_eq!(val("{{ ev.mac | to_mac_address }}", EV), Value::from("AA:BB:CC:DD:EE:FF"));
-    assert_eq!(val("{{ 'aabb.ccdd.eeff' | to_mac_address }}", EV), Value::from("AA:BB:CC:DD:EE:FF"));
+    assert_eq!(
+        val("{{ ev.path | dirname }}", EV),
+        Value::from("C:\\Windows\\System32")
+    );
+    assert_eq!(
+        val("{{ '/usr/bin/env' | dirname }}", EV),
+        Value::from("/usr/bin")
+    );
+    assert_eq!(
+        val("{{ '/usr/bin/env' | basename }}", EV),
+        Value::from("env")
+    );
+    assert_eq!(
+        val("{{ ev.mac | to_mac_address }}", EV),
+        Value::from("AA:BB:CC:DD:EE:FF")
+    );
+    assert_eq!(
+        val("{{ 'aabb.ccdd.eeff' | to_mac_address }}", EV),
+        Value::from("AA:BB:CC:DD:EE:FF")
+    );
     assert_eq!(run("{{ '192.0.2.1' | to_mac_address }}", EV), Ok(None));
-    assert_eq!(val("{{ ev.d | tojson }}", EV), Value::from(r#"{"k": "v", "n": null}"#));
-    assert_eq!(val("{{ '{\"a\": [1]}' | from_json }}", EV), json(r#"{"a": [1]}"#));
-    assert_eq!(val("{{ 'nope' | from_json == None }}", EV), Value::Bool(true));
-    assert_eq!(val("{{ ev.ip | re_match('^\\\\d+\\\\.\\\\d+\\\\.\\\\d+\\\\.\\\\d+$') }}", EV), Value::Bool(true));
-    assert_eq!(val("{{ ev.ip | re_match('\\\\d+') }}", EV), Value::Bool(false));
-    assert_eq!(val("{{ ev.ip | re_search('\\\\d+') }}", EV), Value::Bool(true));
+    assert_eq!(
+        val("{{ ev.d | tojson }}", EV),
+        Value::from(r#"{"k": "v", "n": null}"#)
+    );
+    assert_eq!(
+        val("{{ '{\"a\": [1]}' | from_json }}", EV),
+        json(r#"{"a": [1]}"#)
+    );
+    assert_eq!(
+        val("{{ 'nope' | from_json == None }}", EV),
+        Value::Bool(true)
+    );
+    assert_eq!(
+        val(
+            "{{ ev.ip | re_match('^\\\\d+\\\\.\\\\d+\\\\.\\\\d+\\\\.\\\\d+$') }}",
+            EV
+        ),
+        Value::Bool(true)
+    );
+    assert_eq!(
+        val("{{ ev.ip | re_match('\\\\d+') }}", EV),
+        Value::Bool(false)
+    );
+    assert_eq!(
+        val("{{ ev.ip | re_search('\\\\d+') }}", EV),
+        Value::Bool(true)
+    );
     assert_eq!(val("{{ ev.n | re_search('5') }}", EV), Value::Bool(false));
 }
 
@@ -414,11 +616,26 @@ fn re_module() {
     let src = r#"{{ re.search('(?P<k>\w+)=(?P<v>\d+)', ev.msg ~ ' x=1').groupdict() }}"#;
     assert_eq!(val(src, EV), json(r#"{"k": "x", "v": "1"}"#));
     assert_eq!(val(r#"{{ re.match('b', 'ab') }}"#, EV), Value::Null);
-    assert_eq!(val(r#"{{ re.match('a', 'ab').group(0) }}"#, EV), Value::from("a"));
-    assert_eq!(val(r#"{{ re.findall('\d', 'a1b22') }}"#, EV), json(r#"["1", "2", "2"]"#));
-    assert_eq!(val(r#"{{ re.sub('(\d)', '<\\1>', 'a1b2') }}"#, EV), Value::from("a<1>b<2>"));
-    assert_eq!(val(r#"{{ re.split(',\s*', 'a, b,c') }}"#, EV), json(r#"["a", "b", "c"]"#));
-    assert_eq!(val(r#"{{ re.search('l+', ev.s).start() }}"#, EV), Value::Int(2));
+    assert_eq!(
+        val(r#"{{ re.match('a', 'ab').group(0) }}"#, EV),
+        Value::from("a")
+    );
+    assert_eq!(
+        val(r#"{{ re.findall('\d', 'a1b22') }}"#, EV),
+        json(r#"["1", "2", "2"]"#)
+    );
+    assert_eq!(
+        val(r#"{{ re.sub('(\d)', '<\\1>', 'a1b2') }}"#, EV),
+        Value::from("a<1>b<2>")
+    );
+    assert_eq!(
+        val(r#"{{ re.split(',\s*', 'a, b,c') }}"#, EV),
+        json(r#"["a", "b", "c"]"#)
+    );
+    assert_eq!(
+        val(r#"{{ re.search('l+', ev.s).start() }}"#, EV),
+        Value::Int(2)
+    );
 }
 
 #[test]
@@ -448,10 +665,18 @@ fn plain_paths() {
     let t = Template::compile("{{ ev.d.k }}", &Layers).unwrap();
     let (slot, keys) = t.is_plain_path().unwrap();
     assert_eq!(slot, 2);
-    assert_eq!(keys.iter().map(|k| k.as_str()).collect::<Vec<_>>(), ["d", "k"]);
+    assert_eq!(
+        keys.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+        ["d", "k"]
+    );
     assert_eq!(val("{{ ev.d.k }}", EV), Value::from("v"));
     assert_eq!(val(" {{ ev['d']['k'] }} ", EV), Value::from("v"));
-    assert!(Template::compile("{{ ev.d.get('k') }}", &Layers).unwrap().is_plain_path().is_none());
+    assert!(
+        Template::compile("{{ ev.d.get('k') }}", &Layers)
+            .unwrap()
+            .is_plain_path()
+            .is_none()
+    );
     assert_eq!(run("{{ ev.d.zz }}", EV), Ok(None));
     assert!(run("{{ ev.zz.k }}", EV).is_err());
     assert!(run("{{ original.message }}", EV).is_err());
@@ -482,22 +707,32 @@ fn robustness_limits() {
     assert!(Template::compile(&chain, &Layers).is_err());
     assert!(run("{{ 'x' * 100000000 }}", EV).is_err());
     assert!(run("{{ [1] * 100000000 }}", EV).is_err());
-    assert!(run("{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}", EV).is_err());
+    assert!(
+        run(
+            "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}",
+            EV
+        )
+        .is_err()
+    );
     let nest = "{% set ns = namespace(l=[]) %}{% for i in range(1000) %}{% set ns.l = [ns.l] %}{% endfor %}{{ ns.l }}";
     assert!(run(nest, EV).is_err());
     assert!(run("{{ 2 ** 100 }}", EV).is_err());
     assert!(run("{{ -9223372036854775807 - 1 // -1 }}", EV).is_ok());
     assert!(run("{{ (-9223372036854775807 - 1) // -1 }}", EV).is_err());
-    assert!(run("{{ (-9223372036854775807 - 1) % -1 }}", EV).is_err() || run("{{ (-9223372036854775807 - 1) % -1 }}", EV).is_ok());
+    assert!(
+        run("{{ (-9223372036854775807 - 1) % -1 }}", EV).is_err()
+            || run("{{ (-9223372036854775807 - 1) % -1 }}", EV).is_ok()
+    );
 }
 
 #[test]
 fn no_panics_on_garbage() {
     // A tiny deterministic fuzz over template fragments.
     let frags = [
-        "{{", "}}", "{%", "%}", "{#", "#}", "-", "x", "ev", ".", "[", "]", "(", ")", "'", "\"", "|", "if", "else",
-        "for", "in", "endfor", "endif", "set", "=", "1", "-1", ":", ",", "é", "\\", "~", "*", "**", "is", "not",
-        "none", "loop", "{", "}", "l", "0", "split", "join", "append", " ",
+        "{{", "}}", "{%", "%}", "{#", "#}", "-", "x", "ev", ".", "[", "]", "(", ")", "'", "\"",
+        "|", "if", "else", "for", "in", "endfor", "endif", "set", "=", "1", "-1", ":", ",", "é",
+        "\\", "~", "*", "**", "is", "not", "none", "loop", "{", "}", "l", "0", "split", "join",
+        "append", " ",
     ];
     let mut seed: u64 = 0x9e3779b97f4a7c15;
     for _ in 0..20000 {
@@ -524,10 +759,16 @@ fn no_panics_on_garbage() {
 
 #[test]
 fn py_str_and_literal_eval_api() {
-    assert_eq!(py_str(&json(r#"["a", 1, null, true, 1.0]"#)), "['a', 1, None, True, 1.0]");
+    assert_eq!(
+        py_str(&json(r#"["a", 1, null, true, 1.0]"#)),
+        "['a', 1, None, True, 1.0]"
+    );
     assert_eq!(py_str(&Value::from("x")), "x");
     assert_eq!(py_repr(&Value::from("x")), "'x'");
-    assert_eq!(literal_eval("{'a': [1, 2]}"), Some(json(r#"{"a": [1, 2]}"#)));
+    assert_eq!(
+        literal_eval("{'a': [1, 2]}"),
+        Some(json(r#"{"a": [1, 2]}"#))
+    );
     assert_eq!(literal_eval("'x'"), Some(Value::from("x")));
 }
 
@@ -544,7 +785,10 @@ fn to_rfc3339_filter() {
         Value::from("2022-09-14T09:00:03.599000Z")
     );
     assert_eq!(
-        val("{{ '09/Sep/2020:15:26:33 +0000' | to_rfc3339('%d/%b/%Y:%H:%M:%S %z') }}", EV),
+        val(
+            "{{ '09/Sep/2020:15:26:33 +0000' | to_rfc3339('%d/%b/%Y:%H:%M:%S %z') }}",
+            EV
+        ),
         Value::from("2020-09-09T15:26:33.000000Z")
     );
 }
@@ -553,8 +797,14 @@ fn to_rfc3339_filter() {
 fn community_id_filter() {
     // Community ID v1 reference vector (TCP 128.232.110.120:34855 → 66.35.250.204:80).
     assert_eq!(
-        val("{{ '128.232.110.120' | community_id('66.35.250.204', 34855, '80', 6) }}", EV),
+        val(
+            "{{ '128.232.110.120' | community_id('66.35.250.204', 34855, '80', 6) }}",
+            EV
+        ),
         Value::from("1:LQU9qZlK+B5F3KDmev6m5PMibrg=")
     );
-    assert_eq!(run("{{ 'x' | community_id('66.35.250.204', 1, 2, 6) }}", EV), Ok(None));
+    assert_eq!(
+        run("{{ 'x' | community_id('66.35.250.204', 1, 2, 6) }}", EV),
+        Ok(None)
+    );
 }

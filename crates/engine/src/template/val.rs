@@ -150,7 +150,10 @@ impl<'a> V<'a> {
 
 fn items_of<'a>(v: &Value) -> R<Vec<V<'a>>> {
     match v {
-        Value::Str(s) => Ok(s.chars().map(|c| V::Own(Value::from(c.to_string()))).collect()),
+        Value::Str(s) => Ok(s
+            .chars()
+            .map(|c| V::Own(Value::from(c.to_string())))
+            .collect()),
         Value::Map(m) => Ok(m.keys().map(|k| V::Own(Value::Str(k.clone()))).collect()),
         Value::List(l) => Ok(l.iter().cloned().map(V::Own).collect()),
         _ => fail("object is not iterable"),
@@ -198,7 +201,9 @@ pub(crate) fn value_eq(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| value_eq(p, q))
         }
         (Value::Map(x), Value::Map(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| value_eq(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| value_eq(v, w)))
         }
         _ => match (Num::of(a), Num::of(b)) {
             (Some(Num::I(x)), Some(Num::I(y))) => x == y,
@@ -254,9 +259,7 @@ pub(crate) fn contains(hay: &V, needle: &V) -> R<bool> {
     let h = match hay {
         V::Undef => return Ok(false),
         V::Ns(m) => {
-            return Ok(needle
-                .as_str()
-                .is_some_and(|k| m.borrow().contains_key(k)));
+            return Ok(needle.as_str().is_some_and(|k| m.borrow().contains_key(k)));
         }
         V::Match(_) | V::Global(_) => return fail("argument is not iterable"),
         V::Ref(v) => *v,
@@ -401,7 +404,11 @@ pub(crate) fn arith(op: super::ast::BinOp, a: &Value, b: &Value) -> R<Value> {
                     return fail("modulo by zero");
                 }
                 let r = x.checked_rem(y).ok_or(OVERFLOW)?;
-                Ok(Value::Int(if r != 0 && ((r < 0) != (y < 0)) { r + y } else { r }))
+                Ok(Value::Int(if r != 0 && ((r < 0) != (y < 0)) {
+                    r + y
+                } else {
+                    r
+                }))
             }
             Some((x, y)) => {
                 let (x, y) = (x.f(), y.f());
@@ -595,7 +602,12 @@ pub(crate) fn slice_indices(
     Ok(out)
 }
 
-pub(crate) fn slice_value(v: &Value, start: Option<i64>, stop: Option<i64>, step: Option<i64>) -> R<Value> {
+pub(crate) fn slice_value(
+    v: &Value,
+    start: Option<i64>,
+    stop: Option<i64>,
+    step: Option<i64>,
+) -> R<Value> {
     match v {
         Value::List(l) => {
             let idx = slice_indices(l.len(), start, stop, step)?;
@@ -612,11 +624,15 @@ pub(crate) fn slice_value(v: &Value, start: Option<i64>, stop: Option<i64>, step
                     });
                 }
                 let idx = slice_indices(b.len(), start, stop, step)?;
-                return Ok(Value::from(idx.into_iter().map(|i| b[i] as char).collect::<String>()));
+                return Ok(Value::from(
+                    idx.into_iter().map(|i| b[i] as char).collect::<String>(),
+                ));
             }
             let chars: Vec<char> = s.chars().collect();
             let idx = slice_indices(chars.len(), start, stop, step)?;
-            Ok(Value::from(idx.into_iter().map(|i| chars[i]).collect::<String>()))
+            Ok(Value::from(
+                idx.into_iter().map(|i| chars[i]).collect::<String>(),
+            ))
         }
         _ => fail("object is not subscriptable"),
     }
