@@ -150,3 +150,6 @@ impl Format {
         self.parse(input, now)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -334,7 +334,10 @@ fn all_matches(ctx: &mut Ctx, p: &Pattern, text: &str) -> R<Vec<Spans>> {
         pos += if e > s {
             e
         } else {
-            e + rest[e..].chars().next().map_or(1, char::len_utf8)
+            e + rest
+                .get(e..)
+                .and_then(|r| r.chars().next())
+                .map_or(1, char::len_utf8)
         };
     }
     Ok(out)

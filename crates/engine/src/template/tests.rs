@@ -181,6 +181,10 @@ fn undefined_semantics() {
         json(r#"["authentication"]"#)
     );
     assert_eq!(val("{{ nothing | int }}", EV), Value::Int(0));
+    assert_eq!(val("{{ nothing | int(5) }}", EV), Value::Int(5));
+    assert_eq!(val("{{ nothing | lower }}", EV), Value::from(""));
+    assert_eq!(run("{{ nothing | first }}", EV), Ok(None));
+    assert!(run("{{ ev.none | length }}", EV).is_err());
     assert_eq!(val("{{ nothing | length }}", EV), Value::Int(0));
     assert_eq!(val("{{ 'a' in nothing }}", EV), Value::Bool(false));
     // Item access on None is Undefined (Jinja), on Undefined an error.
@@ -318,6 +322,15 @@ fn python_semantics() {
     assert_eq!(val("{{ not ev.l }}", EV), Value::Bool(false));
     assert_eq!(val("{{ '%s-%d' % ('a', 3) }}", EV), Value::from("a-3"));
     assert_eq!(val("{{ (1, 2) }}", EV), json("[1, 2]"));
+    // Outside a loop, `set x = x.append(…)` rebinds x to None, as in Python.
+    assert_eq!(
+        val("{% set x = [] %}{% set x = x.append(1) %}{{ x }}", EV),
+        Value::from("None")
+    );
+    assert_eq!(
+        val("{{ {6: 'tcp', 17: 'udp'}[17] }}", EV),
+        Value::from("udp")
+    );
 }
 
 #[test]
