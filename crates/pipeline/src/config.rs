@@ -449,7 +449,10 @@ path = "events/flows-%Y-%m-%d.ndjson"
         assert!(Config::from_toml(&text).is_err());
         let text = EXAMPLE.replace("region = ", "access_key_id = \"a\"\nregion = ");
         assert!(Config::from_toml(&text).is_err());
-        let text = EXAMPLE.replace("region = ", "role_arn = \"arn:aws:iam::1:role/r\"\nregion = ");
+        let text = EXAMPLE.replace(
+            "region = ",
+            "role_arn = \"arn:aws:iam::1:role/r\"\nregion = ",
+        );
         assert!(Config::from_toml(&text).is_err());
         let text = EXAMPLE.replace("%Y-%m-%d", "%Q");
         assert!(Config::from_toml(&text).is_err());

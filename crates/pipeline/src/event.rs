@@ -35,9 +35,7 @@ impl EncodedBatch {
     }
 
     pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
-        self.ndjson
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
+        self.ndjson.split(|b| *b == b'\n').filter(|l| !l.is_empty())
     }
 }
 
@@ -75,7 +73,11 @@ pub struct Output {
 }
 
 impl Output {
-    fn deliveries(&self, batch: EncodedBatch, ack: &AckRef) -> Vec<(mpsc::Sender<Delivery>, Delivery)> {
+    fn deliveries(
+        &self,
+        batch: EncodedBatch,
+        ack: &AckRef,
+    ) -> Vec<(mpsc::Sender<Delivery>, Delivery)> {
         let batch = Arc::new(batch);
         self.sinks
             .iter()

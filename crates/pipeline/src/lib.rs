@@ -85,7 +85,9 @@ pub fn validate_file(path: &Path, online: bool) -> anyhow::Result<Vec<String>> {
                     .await?;
                     let arn = tokio::time::timeout(Duration::from_secs(30), s.check_online())
                         .await
-                        .map_err(|_| anyhow::anyhow!("sources.{name}: timed out reaching the queue"))?
+                        .map_err(|_| {
+                            anyhow::anyhow!("sources.{name}: timed out reaching the queue")
+                        })?
                         .map_err(|e| anyhow::anyhow!("sources.{name}: {e}"))?;
                     report.push(format!("sources.{name}: queue reachable ({arn})"));
                 }

@@ -110,7 +110,10 @@ fn label_text(labels: &[(&str, &str)]) -> String {
 /// A counter handle (cheap to clone, cache it rather than looking it up per event).
 pub fn counter(name: &str, labels: &[(&str, &str)]) -> Arc<AtomicU64> {
     let key = (name.to_string(), label_text(labels));
-    let mut map = registry().counters.lock().unwrap_or_else(|e| e.into_inner());
+    let mut map = registry()
+        .counters
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     map.entry(key).or_default().clone()
 }
 
@@ -174,18 +177,19 @@ pub async fn serve(address: SocketAddr) -> anyhow::Result<tokio::task::JoinHandl
                 continue;
             };
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
-                    let resp = if req.uri().path() == "/metrics" {
-                        Response::builder()
-                            .header("content-type", "text/plain; version=0.0.4")
-                            .body(Full::new(Bytes::from(render())))
-                    } else {
-                        Response::builder()
-                            .status(StatusCode::NOT_FOUND)
-                            .body(Full::new(Bytes::from_static(b"not found\n")))
-                    };
-                    Ok::<_, hyper::http::Error>(resp.unwrap_or_default())
-                });
+                let service =
+                    hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
+                        let resp = if req.uri().path() == "/metrics" {
+                            Response::builder()
+                                .header("content-type", "text/plain; version=0.0.4")
+                                .body(Full::new(Bytes::from(render())))
+                        } else {
+                            Response::builder()
+                                .status(StatusCode::NOT_FOUND)
+                                .body(Full::new(Bytes::from_static(b"not found\n")))
+                        };
+                        Ok::<_, hyper::http::Error>(resp.unwrap_or_default())
+                    });
                 let io = hyper_util::rt::TokioIo::new(stream);
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(io, service)
@@ -205,6 +209,9 @@ mod tests {
         add(&c, 3);
         let text = render();
         assert!(text.contains("# TYPE intake_events_out_total counter"));
-        assert!(text.contains("intake_events_out_total{sink=\"t\\\"x\"} 3"), "{text}");
+        assert!(
+            text.contains("intake_events_out_total{sink=\"t\\\"x\"} 3"),
+            "{text}"
+        );
     }
 }

@@ -137,7 +137,9 @@ pub async fn run(
         })
         .await;
         if drained.is_err() {
-            tracing::warn!("shutdown grace period over: abandoning in-flight work (not acknowledged)");
+            tracing::warn!(
+                "shutdown grace period over: abandoning in-flight work (not acknowledged)"
+            );
             abort_trigger.fire();
             let _ = tokio::time::timeout(Duration::from_secs(5), async {
                 while source_tasks.join_next().await.is_some() {}

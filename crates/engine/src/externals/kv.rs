@@ -244,7 +244,13 @@ fn clean_value(v: &str) -> &str {
 impl Parser for Kv {
     fn parse(&self, input: &Value, _env: &Env) -> Result<Value, Failure> {
         let text = input_text(input)?;
-        Ok(Value::Map(self.split(&text)))
+        let pairs = self.split(&text);
+        // Text with no key/value pair at all is not this format: say so, so that an
+        // event nothing could read is dead-lettered rather than passed on empty.
+        if pairs.is_empty() {
+            return Err(Failure::Invalid("no key/value pair found".into()));
+        }
+        Ok(Value::Map(pairs))
     }
 }
 

@@ -215,7 +215,10 @@ mod tests {
         let t = chrono::DateTime::parse_from_rfc3339("2024-05-01T10:00:00Z")
             .unwrap()
             .with_timezone(&chrono::Utc);
-        assert_eq!(render_path("x/f-%Y-%m-%d.ndjson", t), "x/f-2024-05-01.ndjson");
+        assert_eq!(
+            render_path("x/f-%Y-%m-%d.ndjson", t),
+            "x/f-2024-05-01.ndjson"
+        );
         assert_eq!(render_path("plain", t), "plain");
     }
 

@@ -47,7 +47,10 @@ pub fn run(config: FileSourceConfig, output: Output, normalizer: Normalizer, sto
                 return;
             }
             let origin = path.display().to_string();
-            let t = tracked.entry(path.clone()).or_insert(Tracked { offset: 0, lines: 0 });
+            let t = tracked.entry(path.clone()).or_insert(Tracked {
+                offset: 0,
+                lines: 0,
+            });
             let file = match File::open(&path) {
                 Ok(f) => f,
                 Err(e) => {
@@ -70,12 +73,23 @@ pub fn run(config: FileSourceConfig, output: Output, normalizer: Normalizer, sto
                 continue;
             }
             // When following, only complete lines are read: stop at the last newline.
-            let mut limited = std::io::Read::take(reader, if config.follow { complete_len(&path, t.offset, len) } else { u64::MAX });
+            let mut limited = std::io::Read::take(
+                reader,
+                if config.follow {
+                    complete_len(&path, t.offset, len)
+                } else {
+                    u64::MAX
+                },
+            );
             let mut buffered = BufReader::new(&mut limited);
             match super::read_lines(&mut buffered, &output, &normalizer, &origin, t.lines, &stop) {
                 Ok((n, alive)) => {
                     t.lines += n;
-                    t.offset = if config.follow { t.offset + complete_len(&path, t.offset, len) } else { len };
+                    t.offset = if config.follow {
+                        t.offset + complete_len(&path, t.offset, len)
+                    } else {
+                        len
+                    };
                     if !alive {
                         return;
                     }
@@ -99,7 +113,9 @@ pub fn run(config: FileSourceConfig, output: Output, normalizer: Normalizer, sto
 /// Bytes from `offset` up to and including the last newline before `len`.
 fn complete_len(path: &PathBuf, offset: u64, len: u64) -> u64 {
     use std::io::Read;
-    let Ok(mut f) = File::open(path) else { return 0 };
+    let Ok(mut f) = File::open(path) else {
+        return 0;
+    };
     let window = 64 * 1024u64;
     let mut end = len;
     while end > offset {

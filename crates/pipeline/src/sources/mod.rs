@@ -40,7 +40,8 @@ pub fn deliver_chunk(
         d.origin = Some(origin.to_string());
     }
     let ack = AckRef::none();
-    output.send_blocking(batch, &ack).is_ok() && output.dead_letter.send_blocking(&dead, &ack).is_ok()
+    output.send_blocking(batch, &ack).is_ok()
+        && output.dead_letter.send_blocking(&dead, &ack).is_ok()
 }
 
 /// Reads lines until the end (or `stop`), delivering them in chunks. Returns the

@@ -33,15 +33,16 @@ pub fn free_port() -> u16 {
 }
 
 fn on_path(cmd: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|p| p.join(cmd).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|p| p.join(cmd).is_file()))
 }
 
 /// Starts moto, or returns `None` (with a loud message) when it is not installed.
 pub fn moto() -> Option<Moto> {
     if !on_path("moto_server") {
-        eprintln!("\n!!!!!!!! SKIPPED: moto_server is not on PATH (pip install 'moto[server]') !!!!!!!!\n");
+        eprintln!(
+            "\n!!!!!!!! SKIPPED: moto_server is not on PATH (pip install 'moto[server]') !!!!!!!!\n"
+        );
         return None;
     }
     // Dummy credentials for the SDK's default chain, whatever the environment.
@@ -64,11 +65,27 @@ pub fn moto() -> Option<Moto> {
         endpoint: format!("http://127.0.0.1:{port}"),
     };
     let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while !http_ready(port) {
         assert!(Instant::now() < deadline, "moto_server did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
     Some(moto)
+}
+
+/// Whether an HTTP server answers on the port (not just a socket accepting).
+fn http_ready(port: u16) -> bool {
+    use std::io::Read;
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"GET /moto-api/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut buf = [0u8; 12];
+    s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1")
 }
 
 pub async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
@@ -252,27 +269,37 @@ pub fn parquet_object(rows: &[(i32, &str, &str, Option<i32>, i64, &str)]) -> Vec
         match col {
             0 => {
                 let v: Vec<i32> = rows.iter().map(|r| r.0).collect();
-                w.typed::<Int32Type>().write_batch(&v, Some(&all), None).unwrap();
+                w.typed::<Int32Type>()
+                    .write_batch(&v, Some(&all), None)
+                    .unwrap();
             }
             3 => {
                 let v: Vec<i32> = rows.iter().filter_map(|r| r.3).collect();
                 let defs: Vec<i16> = rows.iter().map(|r| r.3.is_some() as i16).collect();
-                w.typed::<Int32Type>().write_batch(&v, Some(&defs), None).unwrap();
+                w.typed::<Int32Type>()
+                    .write_batch(&v, Some(&defs), None)
+                    .unwrap();
             }
             4 => {
                 let v: Vec<i64> = rows.iter().map(|r| r.4).collect();
-                w.typed::<Int64Type>().write_batch(&v, Some(&all), None).unwrap();
+                w.typed::<Int64Type>()
+                    .write_batch(&v, Some(&all), None)
+                    .unwrap();
             }
             c => {
                 let v: Vec<ByteArray> = rows
                     .iter()
-                    .map(|r| ByteArray::from(match c {
-                        1 => r.1,
-                        2 => r.2,
-                        _ => r.5,
-                    }))
+                    .map(|r| {
+                        ByteArray::from(match c {
+                            1 => r.1,
+                            2 => r.2,
+                            _ => r.5,
+                        })
+                    })
                     .collect();
-                w.typed::<ByteArrayType>().write_batch(&v, Some(&all), None).unwrap();
+                w.typed::<ByteArrayType>()
+                    .write_batch(&v, Some(&all), None)
+                    .unwrap();
             }
         }
         w.close().unwrap();
@@ -298,7 +325,9 @@ pub fn flow_format() -> &'static str {
                     .unwrap_or_default(),
                 Err(e) => e,
             };
-            eprintln!("\n!!!! aws-vpc-flow-logs cannot parse yet ({why}): running with format = \"raw\" !!!!\n");
+            eprintln!(
+                "\n!!!! aws-vpc-flow-logs cannot parse yet ({why}): running with format = \"raw\" !!!!\n"
+            );
             "raw"
         }
     }
@@ -317,7 +346,9 @@ pub fn read_events(dir: &Path, prefix: &str) -> Vec<serde_json::Value> {
         if !name.starts_with(prefix) {
             continue;
         }
-        let Ok(data) = std::fs::read(&p) else { continue };
+        let Ok(data) = std::fs::read(&p) else {
+            continue;
+        };
         let text = if data.starts_with(&[0x1f, 0x8b]) {
             let mut s = String::new();
             let _ = std::io::Read::read_to_string(

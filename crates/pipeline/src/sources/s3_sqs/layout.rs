@@ -210,8 +210,14 @@ pub enum Layout {
 impl Layout {
     pub fn from_names<S: AsRef<str>>(names: &[S]) -> Layout {
         let dashed: Vec<String> = names.iter().map(|n| n.as_ref().replace('_', "-")).collect();
-        if dashed.iter().map(String::as_str).eq(V2_FIELDS.iter().copied())
-            || dashed.iter().map(String::as_str).eq(V5_FIELDS.iter().copied())
+        if dashed
+            .iter()
+            .map(String::as_str)
+            .eq(V2_FIELDS.iter().copied())
+            || dashed
+                .iter()
+                .map(String::as_str)
+                .eq(V5_FIELDS.iter().copied())
         {
             return Layout::Raw;
         }
@@ -363,7 +369,13 @@ mod tests {
 
     #[test]
     fn configured_fields_for_headerless_objects() {
-        let layout = Layout::from_names(&["version", "srcaddr", "dstaddr", "ecs-cluster-name", "custom-count"]);
+        let layout = Layout::from_names(&[
+            "version",
+            "srcaddr",
+            "dstaddr",
+            "ecs-cluster-name",
+            "custom-count",
+        ]);
         let mut c = LineConverter::new(Some(layout));
         let Line::Event(json) = c.convert("7 1.1.1.1 2.2.2.2 prod 0012") else {
             panic!()

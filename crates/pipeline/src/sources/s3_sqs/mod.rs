@@ -137,7 +137,10 @@ impl S3SqsSource {
             })?;
         Ok(out
             .attributes
-            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                    .cloned()
+            })
             .unwrap_or_default())
     }
 
@@ -261,7 +264,9 @@ async fn handle_message(inner: &Inner, message: Message) {
                     metrics::add(&counters.deleted, 1);
                     tracing::debug!(source = %inner.name, message_id = %id, "message done and deleted");
                 }
-                Err(e) => tracing::error!(source = %inner.name, message_id = %id, "DeleteMessage failed (the message will come back): {}", aws_sdk_sqs::error::DisplayErrorContext(e)),
+                Err(e) => {
+                    tracing::error!(source = %inner.name, message_id = %id, "DeleteMessage failed (the message will come back): {}", aws_sdk_sqs::error::DisplayErrorContext(e))
+                }
             }
         }
         Err(reason) => {
@@ -295,7 +300,9 @@ async fn extend_visibility(
                 metrics::add(&extensions, 1);
                 tracing::debug!(source = %source, message_id = %id, "visibility extended by {timeout}s");
             }
-            Err(e) => tracing::warn!(source = %source, message_id = %id, "ChangeMessageVisibility failed: {}", aws_sdk_sqs::error::DisplayErrorContext(e)),
+            Err(e) => {
+                tracing::warn!(source = %source, message_id = %id, "ChangeMessageVisibility failed: {}", aws_sdk_sqs::error::DisplayErrorContext(e))
+            }
         }
     }
 }
@@ -334,11 +341,18 @@ impl Inner {
         }
         let mut last = String::new();
         for key in keys {
-            match self.s3.get_object().bucket(&obj.bucket).key(key).send().await {
+            match self
+                .s3
+                .get_object()
+                .bucket(&obj.bucket)
+                .key(key)
+                .send()
+                .await
+            {
                 Ok(out) => return Ok(out),
                 Err(e) => {
                     let missing = e.as_service_error().is_some_and(|s| s.is_no_such_key());
-                    let text = aws_sdk_s3::error::DisplayErrorContext(&e).to_string();
+                    let text = sdk_error_text(&e);
                     if !missing {
                         return Err(ObjectError::Transient(format!(
                             "{}: GetObject failed: {text}",
@@ -361,7 +375,16 @@ impl Inner {
         message_id: &str,
         ack: AckRef,
     ) -> Result<ObjectStats, ObjectError> {
-        let out = self.get_object(obj).await?;
+        let out = match self.get_object(obj).await {
+            Ok(out) => out,
+            Err(e) => {
+                match &e {
+                    ObjectError::Permanent(_) => ack.accept(),
+                    ObjectError::Transient(_) => ack.reject(),
+                }
+                return Err(e);
+            }
+        };
         let reader = SourceReader::new(SyncIoBridge::new(out.body.into_async_read()));
         let bytes = reader.bytes.clone();
         let ctx = ObjectContext {
@@ -386,6 +409,23 @@ impl Inner {
         .map_err(|e| ObjectError::Transient(format!("{}: worker failed: {e}", obj.url())))?;
         metrics::add(&self.counters.bytes, bytes.load(Ordering::Relaxed));
         result
+    }
+}
+
+/// A one-line description of an SDK error: the service's code and message when
+/// there is one, else the full chain of causes.
+fn sdk_error_text<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match e.as_service_error() {
+        Some(s) => format!(
+            "{}: {}",
+            s.code().unwrap_or("error"),
+            s.message().unwrap_or("(no message)")
+        ),
+        None => aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
     }
 }
 

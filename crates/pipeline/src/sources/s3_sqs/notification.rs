@@ -56,9 +56,8 @@ fn parse_json(json: &Json, depth: u8) -> Result<Notification, String> {
         if depth > 2 {
             return Err("not a notification: SNS envelopes nested too deep".into());
         }
-        let inner: Json = serde_json::from_str(message).map_err(|e| {
-            format!("not a notification: SNS message is not JSON ({e})")
-        })?;
+        let inner: Json = serde_json::from_str(message)
+            .map_err(|e| format!("not a notification: SNS message is not JSON ({e})"))?;
         return parse_json(&inner, depth + 1);
     }
     if obj.get("Event").and_then(Json::as_str) == Some("s3:TestEvent") {
@@ -74,7 +73,10 @@ fn parse_json(json: &Json, depth: u8) -> Result<Notification, String> {
     {
         return parse_eventbridge(detail_type, obj.get("detail"));
     }
-    Err("not a notification: no Records, no SNS envelope, no EventBridge S3 event, no s3:TestEvent".into())
+    Err(
+        "not a notification: no Records, no SNS envelope, no EventBridge S3 event, no s3:TestEvent"
+            .into(),
+    )
 }
 
 fn parse_records(records: &Json) -> Result<Notification, String> {
@@ -85,7 +87,10 @@ fn parse_records(records: &Json) -> Result<Notification, String> {
     let mut others = Vec::new();
     for (i, r) in records.iter().enumerate() {
         let name = r.get("eventName").and_then(Json::as_str).unwrap_or("");
-        let source = r.get("eventSource").and_then(Json::as_str).unwrap_or("aws:s3");
+        let source = r
+            .get("eventSource")
+            .and_then(Json::as_str)
+            .unwrap_or("aws:s3");
         if source != "aws:s3" {
             others.push(format!("{source} {name}"));
             continue;
@@ -171,7 +176,10 @@ mod tests {
         assert_eq!(o.bucket, "logs");
         assert_eq!(o.key, "AWSLogs/a.log.gz");
         assert_eq!(o.size, Some(1234));
-        for name in ["ObjectCreated:CompleteMultipartUpload", "ObjectCreated:Copy"] {
+        for name in [
+            "ObjectCreated:CompleteMultipartUpload",
+            "ObjectCreated:Copy",
+        ] {
             one(parse(&s3_event(name, "k")).unwrap());
         }
     }
@@ -223,7 +231,10 @@ mod tests {
         })
         .to_string();
         let o = one(parse(&ev).unwrap());
-        assert_eq!((o.bucket.as_str(), o.key.as_str(), o.size), ("logs", "dir/x.gz", Some(5)));
+        assert_eq!(
+            (o.bucket.as_str(), o.key.as_str(), o.size),
+            ("logs", "dir/x.gz", Some(5))
+        );
         let ev = ev.replace("Object Created", "Object Deleted");
         assert!(matches!(parse(&ev).unwrap(), Notification::Ignored(_)));
     }

@@ -164,7 +164,10 @@ impl<'a> Chunker<'a> {
         metrics::add(&self.normalized, batch.count as u64);
         self.dead.extend(rejected);
         let closed = |_| ObjectError::Transient("shutting down: a sink stopped".into());
-        self.ctx.output.send_blocking(batch, &self.ctx.ack).map_err(closed)?;
+        self.ctx
+            .output
+            .send_blocking(batch, &self.ctx.ack)
+            .map_err(closed)?;
         if !self.dead.is_empty() {
             let mut dead = std::mem::take(&mut self.dead);
             for d in &mut dead {
@@ -273,7 +276,10 @@ impl std::fmt::Display for DeliveryError {
 impl std::error::Error for DeliveryError {}
 
 /// Processes a whole object from its (compressed) body.
-pub fn process<R: Read>(ctx: &ObjectContext, body: SourceReader<R>) -> Result<ObjectStats, ObjectError> {
+pub fn process<R: Read>(
+    ctx: &ObjectContext,
+    body: SourceReader<R>,
+) -> Result<ObjectStats, ObjectError> {
     let net_failed = body.failed.clone();
     let mut reader = BufReader::with_capacity(64 * 1024, body);
     let classify = |e: io::Error, what: &str| -> ObjectError {
@@ -289,18 +295,14 @@ pub fn process<R: Read>(ctx: &ObjectContext, body: SourceReader<R>) -> Result<Ob
             ObjectError::Permanent(format!("{}: {what}: {e}", ctx.url))
         }
     };
-    let head = reader
-        .fill_buf()
-        .map_err(|e| classify(e, "cannot read"))?;
+    let head = reader.fill_buf().map_err(|e| classify(e, "cannot read"))?;
     // A 64 KiB buffer always holds the few magic bytes unless the object is shorter.
     let encoding = sniff(head);
     match encoding {
         Encoding::Plain => process_text(ctx, &mut reader).map_err(|e| classify(e, "invalid text")),
         Encoding::Gzip => {
-            let mut r = BufReader::with_capacity(
-                64 * 1024,
-                flate2::bufread::MultiGzDecoder::new(reader),
-            );
+            let mut r =
+                BufReader::with_capacity(64 * 1024, flate2::bufread::MultiGzDecoder::new(reader));
             process_text(ctx, &mut r).map_err(|e| classify(e, "corrupt gzip"))
         }
         Encoding::Zstd => {
@@ -318,8 +320,9 @@ fn process_parquet<R: Read>(
     mut reader: BufReader<SourceReader<R>>,
     classify: &dyn Fn(io::Error, &str) -> ObjectError,
 ) -> Result<ObjectStats, ObjectError> {
-    let mut spool = tempfile::tempfile()
-        .map_err(|e| ObjectError::Transient(format!("{}: cannot create a temporary file: {e}", ctx.url)))?;
+    let mut spool = tempfile::tempfile().map_err(|e| {
+        ObjectError::Transient(format!("{}: cannot create a temporary file: {e}", ctx.url))
+    })?;
     io::copy(&mut reader, &mut spool).map_err(|e| classify(e, "cannot spool"))?;
     let mut chunker = Chunker::new(ctx);
     let mut row_no = 0u64;
@@ -373,7 +376,12 @@ mod tests {
         assert_eq!(read_line(&mut r, &mut buf).unwrap(), None);
     }
 
-    fn context() -> (ObjectContext, mpsc::Receiver<Delivery>, mpsc::Receiver<Delivery>, crate::ack::AckWaiter) {
+    fn context() -> (
+        ObjectContext,
+        mpsc::Receiver<Delivery>,
+        mpsc::Receiver<Delivery>,
+        crate::ack::AckWaiter,
+    ) {
         let (tx, rx) = mpsc::channel(1000);
         let (dtx, drx) = mpsc::channel(1000);
         let (ack, waiter) = AckRef::new();
@@ -424,8 +432,12 @@ mod tests {
     #[test]
     fn multi_member_gzip_with_header() {
         let (ctx, mut rx, _drx, _w) = context();
-        let mut data = gzip("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n2 1 eni-1 1.1.1.1 2.2.2.2 1 2 6 1 10 1 2 ACCEPT OK\n");
-        data.extend(gzip("2 1 eni-1 1.1.1.1 2.2.2.2 1 2 6 1 11 1 2 ACCEPT OK\r\n\n"));
+        let mut data = gzip(
+            "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n2 1 eni-1 1.1.1.1 2.2.2.2 1 2 6 1 10 1 2 ACCEPT OK\n",
+        );
+        data.extend(gzip(
+            "2 1 eni-1 1.1.1.1 2.2.2.2 1 2 6 1 11 1 2 ACCEPT OK\r\n\n",
+        ));
         let stats = process(&ctx, SourceReader::new(&data[..])).unwrap();
         assert_eq!(stats.events, 2);
         let msgs = drain(&mut rx);
@@ -441,7 +453,10 @@ mod tests {
         process(&ctx, SourceReader::new(&data[..])).unwrap();
         assert_eq!(
             drain(&mut rx),
-            vec![r#"{"version":8,"srcaddr":"1.1.1.1","bytes":5}"#, r#"{"version":8,"bytes":6}"#]
+            vec![
+                r#"{"version":8,"srcaddr":"1.1.1.1","bytes":5}"#,
+                r#"{"version":8,"bytes":6}"#
+            ]
         );
         process(&ctx, SourceReader::new(&b"a b c"[..])).unwrap();
         assert_eq!(drain(&mut rx), vec!["a b c"]);
@@ -452,7 +467,9 @@ mod tests {
         let (ctx, mut rx, _drx, _w) = context();
         let mut lines = String::new();
         for i in 0..2000 {
-            lines.push_str(&format!("2 1 eni-1 1.1.1.1 2.2.2.2 1 2 6 1 {i} 1 2 ACCEPT OK\n"));
+            lines.push_str(&format!(
+                "2 1 eni-1 1.1.1.1 2.2.2.2 1 2 6 1 {i} 1 2 ACCEPT OK\n"
+            ));
         }
         let data = gzip(&lines);
         let cut = &data[..data.len() / 2];
@@ -472,7 +489,11 @@ mod tests {
     #[test]
     fn field_count_mismatch_is_dead_lettered() {
         let (ctx, mut rx, mut drx, _w) = context();
-        process(&ctx, SourceReader::new(&b"version srcaddr\n1 2\n1 2 3\n"[..])).unwrap();
+        process(
+            &ctx,
+            SourceReader::new(&b"version srcaddr\n1 2\n1 2 3\n"[..]),
+        )
+        .unwrap();
         assert_eq!(drain(&mut rx).len(), 1);
         let d = drx.try_recv().unwrap();
         let v: serde_json::Value = serde_json::from_slice(d.batch.lines().next().unwrap()).unwrap();
@@ -491,7 +512,9 @@ mod tests {
         process(&ctx, SourceReader::new(&data[..])).unwrap();
         assert_eq!(
             drain(&mut rx),
-            vec![r#"{"version":5,"account_id":"1","srcaddr":"1.1.1.1","srcport":1,"bytes":7,"action":"ACCEPT"}"#]
+            vec![
+                r#"{"version":5,"account_id":"1","srcaddr":"1.1.1.1","srcport":1,"bytes":7,"action":"ACCEPT"}"#
+            ]
         );
         let bad = b"PAR1 garbage garbage PAR1";
         assert!(matches!(

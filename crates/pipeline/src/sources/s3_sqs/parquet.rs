@@ -130,7 +130,10 @@ fn write_field(field: &Field, out: &mut Vec<u8>) {
 /// Writes a small flow-log Parquet file (tests and fixtures): `rows` of
 /// (version, account_id, srcaddr, srcport or null, bytes, action).
 #[cfg(test)]
-pub(crate) fn write_test_file(path: &std::path::Path, rows: &[(i32, &str, &str, Option<i32>, i64, &str)]) {
+pub(crate) fn write_test_file(
+    path: &std::path::Path,
+    rows: &[(i32, &str, &str, Option<i32>, i64, &str)],
+) {
     use parquet::data_type::{ByteArray, ByteArrayType, Int32Type, Int64Type};
     use parquet::file::properties::WriterProperties;
     use parquet::file::writer::SerializedFileWriter;
