@@ -60,7 +60,10 @@ fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     for root in &args.paths {
         let folders = intake_formats::find_folders(root);
         if folders.is_empty() {
-            anyhow::bail!("{}: no format folder (no ingest/parser.yml) found", root.display());
+            anyhow::bail!(
+                "{}: no format folder (no ingest/parser.yml) found",
+                root.display()
+            );
         }
         for dir in folders {
             let folder = match intake_formats::load_folder(&dir) {

@@ -206,7 +206,11 @@ impl LineSplitter {
                     }
                     if self.carry.is_empty() {
                         if piece.len() > self.max_line {
-                            self.push_line(batch, &piece[..OVERSIZE_SAMPLE.min(piece.len())], LineKind::Oversize);
+                            self.push_line(
+                                batch,
+                                &piece[..OVERSIZE_SAMPLE.min(piece.len())],
+                                LineKind::Oversize,
+                            );
                         } else {
                             self.push_line(batch, piece, LineKind::Whole);
                         }
@@ -267,7 +271,10 @@ mod tests {
         while let Some(b) = s.next_batch(seq).unwrap() {
             seq += 1;
             for l in &b.lines {
-                out.push((String::from_utf8_lossy(&b.data[l.start..l.end]).into_owned(), l.kind == LineKind::Oversize));
+                out.push((
+                    String::from_utf8_lossy(&b.data[l.start..l.end]).into_owned(),
+                    l.kind == LineKind::Oversize,
+                ));
             }
         }
         out

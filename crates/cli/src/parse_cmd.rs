@@ -105,7 +105,10 @@ impl Worker<'_> {
             match line.kind {
                 LineKind::Whole => {}
                 LineKind::Oversize => {
-                    let why = format!("event longer than --max-event-bytes ({} bytes); its first bytes are kept", self.max);
+                    let why = format!(
+                        "event longer than --max-event-bytes ({} bytes); its first bytes are kept",
+                        self.max
+                    );
                     dead_letter(&mut out, &batch.input, line.number, bytes, &why);
                     continue;
                 }
@@ -116,7 +119,13 @@ impl Worker<'_> {
                 }
             }
             let Ok(text) = std::str::from_utf8(bytes) else {
-                dead_letter(&mut out, &batch.input, line.number, bytes, "not valid UTF-8");
+                dead_letter(
+                    &mut out,
+                    &batch.input,
+                    line.number,
+                    bytes,
+                    "not valid UTF-8",
+                );
                 continue;
             };
             let event = match self.kind {
@@ -128,12 +137,21 @@ impl Worker<'_> {
                 InputKind::Json => match parse_json(text) {
                     Ok(Value::Map(m)) => m,
                     Ok(other) => {
-                        let why = format!("input line is JSON but not an object ({})", other.type_name());
+                        let why = format!(
+                            "input line is JSON but not an object ({})",
+                            other.type_name()
+                        );
                         dead_letter(&mut out, &batch.input, line.number, bytes, &why);
                         continue;
                     }
                     Err(e) => {
-                        dead_letter(&mut out, &batch.input, line.number, bytes, &format!("invalid JSON input: {e}"));
+                        dead_letter(
+                            &mut out,
+                            &batch.input,
+                            line.number,
+                            bytes,
+                            &format!("invalid JSON input: {e}"),
+                        );
                         continue;
                     }
                 },

@@ -48,11 +48,22 @@ fn parse_reproduces_every_builtin_case() {
             input.push(b'\n');
         }
         let mut cmd = intake();
-        cmd.args(["parse", "--format", &info.slug, "--input", "json", "--now", NOW]);
+        cmd.args([
+            "parse", "--format", &info.slug, "--input", "json", "--now", NOW,
+        ]);
         let out = run_with_stdin(cmd, &input);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let events = lines(&out.stdout);
-        assert_eq!(events.len(), folder.tests.len(), "{}: one event per case", info.slug);
+        assert_eq!(
+            events.len(),
+            folder.tests.len(),
+            "{}: one event per case",
+            info.slug
+        );
         for (case, event) in folder.tests.iter().zip(&events) {
             let diffs = intake_formats::compare(&case.expected, event);
             assert!(diffs.is_empty(), "{}: {:?}", case.name, diffs);
@@ -67,7 +78,9 @@ fn unreadable_events_go_to_the_dead_letter_with_their_reason() {
     let dir = tempfile::tempdir().unwrap();
     let dead = dir.path().join("dead.ndjson");
     let mut input = Vec::new();
-    input.extend_from_slice(b"2 123456789010 eni-1 1.2.3.4 5.6.7.8 1 2 6 1 40 1431280876 1431280934 ACCEPT OK\n");
+    input.extend_from_slice(
+        b"2 123456789010 eni-1 1.2.3.4 5.6.7.8 1 2 6 1 40 1431280876 1431280934 ACCEPT OK\n",
+    );
     input.extend_from_slice(b"this is not a flow log\n");
     input.extend_from_slice(b"\xff\xfe not utf-8\n");
     input.extend_from_slice(b"{\"truncated\": \n");
@@ -75,19 +88,49 @@ fn unreadable_events_go_to_the_dead_letter_with_their_reason() {
     cmd.args(["parse", "--format", "aws-vpc-flow-logs", "--dead-letter"])
         .arg(&dead);
     let out = run_with_stdin(cmd, &input);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let events = lines(&out.stdout);
     assert_eq!(events.len(), 1, "only the flow record is an event");
     let dead = lines(&std::fs::read(&dead).unwrap());
     assert_eq!(dead.len(), 3);
     assert_eq!(dead[0].pointer(&["line"]), Some(&Value::Int(2)));
-    assert_eq!(dead[0].pointer(&["raw"]), Some(&Value::from("this is not a flow log")));
-    assert!(dead[0].pointer(&["reason"]).unwrap().as_str().unwrap().contains("no parsing step"));
-    assert!(dead[1].pointer(&["raw_base64"]).is_some(), "non-UTF-8 kept as base64");
-    assert_eq!(dead[1].pointer(&["reason"]), Some(&Value::from("not valid UTF-8")));
-    assert!(dead[2].pointer(&["reason"]).unwrap().as_str().unwrap().contains("json"));
+    assert_eq!(
+        dead[0].pointer(&["raw"]),
+        Some(&Value::from("this is not a flow log"))
+    );
+    assert!(
+        dead[0]
+            .pointer(&["reason"])
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .contains("no parsing step")
+    );
+    assert!(
+        dead[1].pointer(&["raw_base64"]).is_some(),
+        "non-UTF-8 kept as base64"
+    );
+    assert_eq!(
+        dead[1].pointer(&["reason"]),
+        Some(&Value::from("not valid UTF-8"))
+    );
+    assert!(
+        dead[2]
+            .pointer(&["reason"])
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .contains("json")
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("4 events read, 1 written, 3 dead-lettered"), "{stderr}");
+    assert!(
+        stderr.contains("4 events read, 1 written, 3 dead-lettered"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -96,7 +139,10 @@ fn without_a_dead_letter_file_rejections_are_counted_not_printed() {
     cmd.args(["parse", "--format", "pulse-connect-secure"]);
     let out = run_with_stdin(cmd, b"garbage without pairs\n");
     assert!(out.status.success());
-    assert!(out.stdout.is_empty(), "a rejected event is never written as normal");
+    assert!(
+        out.stdout.is_empty(),
+        "a rejected event is never written as normal"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("1 dead-lettered"), "{stderr}");
     assert!(stderr.contains("--dead-letter"), "{stderr}");
@@ -107,13 +153,25 @@ fn json_input_lines_that_are_not_objects_are_dead_lettered() {
     let dir = tempfile::tempdir().unwrap();
     let dead = dir.path().join("dead.ndjson");
     let mut cmd = intake();
-    cmd.args(["parse", "--format", "aws-vpc-flow-logs", "--input", "json", "--dead-letter"])
-        .arg(&dead);
+    cmd.args([
+        "parse",
+        "--format",
+        "aws-vpc-flow-logs",
+        "--input",
+        "json",
+        "--dead-letter",
+    ])
+    .arg(&dead);
     let out = run_with_stdin(cmd, b"[1,2]\nnot json\n");
     assert!(out.status.success());
     let dead = lines(&std::fs::read(&dead).unwrap());
     assert_eq!(dead.len(), 2);
-    let reason = |v: &Value| v.pointer(&["reason"]).and_then(Value::as_str).unwrap_or("").to_string();
+    let reason = |v: &Value| {
+        v.pointer(&["reason"])
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     assert!(reason(&dead[0]).contains("not an object"), "{:?}", dead[0]);
     assert!(reason(&dead[1]).contains("invalid JSON"), "{:?}", dead[1]);
 }
@@ -124,13 +182,27 @@ fn oversize_lines_are_dead_lettered() {
     let dead = dir.path().join("dead.ndjson");
     let long = "9".repeat(5000);
     let mut cmd = intake();
-    cmd.args(["parse", "--format", "aws-vpc-flow-logs", "--max-event-bytes", "1000", "--dead-letter"])
-        .arg(&dead);
+    cmd.args([
+        "parse",
+        "--format",
+        "aws-vpc-flow-logs",
+        "--max-event-bytes",
+        "1000",
+        "--dead-letter",
+    ])
+    .arg(&dead);
     let out = run_with_stdin(cmd, format!("{long}\n").as_bytes());
     assert!(out.status.success());
     let dead = lines(&std::fs::read(&dead).unwrap());
     assert_eq!(dead.len(), 1);
-    assert!(dead[0].pointer(&["reason"]).unwrap().as_str().unwrap().contains("max-event-bytes"));
+    assert!(
+        dead[0]
+            .pointer(&["reason"])
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .contains("max-event-bytes")
+    );
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -166,19 +238,37 @@ fn gzip_files_are_detected_and_order_is_kept_across_threads() {
     for threads in ["1", "2"] {
         let out_file = dir.path().join(format!("out-{threads}.ndjson"));
         let out = intake()
-            .args(["parse", "--format", "aws-vpc-flow-logs", "--threads", threads, "--output"])
+            .args([
+                "parse",
+                "--format",
+                "aws-vpc-flow-logs",
+                "--threads",
+                threads,
+                "--output",
+            ])
             .arg(&out_file)
             .arg(&gz)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         outputs.push(std::fs::read(&out_file).unwrap());
     }
-    assert_eq!(outputs[0], outputs[1], "same output, same order, whatever the threads");
+    assert_eq!(
+        outputs[0], outputs[1],
+        "same output, same order, whatever the threads"
+    );
     let events = lines(&outputs[0]);
     assert_eq!(events.len(), 30_000);
     for (i, (event, raw)) in events.iter().zip(text.lines()).enumerate().step_by(997) {
-        assert_eq!(event.pointer(&["message"]), Some(&Value::from(raw)), "event {i} in order");
+        assert_eq!(
+            event.pointer(&["message"]),
+            Some(&Value::from(raw)),
+            "event {i} in order"
+        );
     }
 }
 
@@ -198,9 +288,16 @@ fn a_truncated_gzip_keeps_what_was_read_and_fails() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cut.log.gz"), "names the file: {stderr}");
-    assert!(stderr.contains("complete lines"), "says how far it got: {stderr}");
+    assert!(
+        stderr.contains("complete lines"),
+        "says how far it got: {stderr}"
+    );
     let events = lines(&out.stdout);
-    assert!(events.len() > 1000 && events.len() < 20_000, "{} events kept", events.len());
+    assert!(
+        events.len() > 1000 && events.len() < 20_000,
+        "{} events kept",
+        events.len()
+    );
 }
 
 #[test]
@@ -232,18 +329,32 @@ fn formats_test_shows_the_first_differing_fields_and_fails() {
         KV_PARSER,
         r#"{"input":{"message":"user=bob"},"expected":{"message":"user=bob","user":{"name":"alice"},"related":{"user":["bob"]}}}"#,
     );
-    let out = intake().args(["formats", "test"]).arg(dir.path()).output().unwrap();
+    let out = intake()
+        .args(["formats", "test"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("user.name: expected \"alice\", got \"bob\""), "{stdout}");
-    assert!(stdout.trim_end().ends_with("0 passed, 1 failed"), "{stdout}");
+    assert!(
+        stdout.contains("user.name: expected \"alice\", got \"bob\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.trim_end().ends_with("0 passed, 1 failed"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn a_broken_format_is_refused_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let broken = KV_PARSER.replace("\"{{ kv.message.user }}\"", "\"{{ kv.message.user | }}\"");
-    write_format(dir.path(), &broken, r#"{"input":{"message":"x"},"expected":{}}"#);
+    write_format(
+        dir.path(),
+        &broken,
+        r#"{"input":{"message":"x"},"expected":{}}"#,
+    );
     let out = intake()
         .args(["parse", "--format"])
         .arg(dir.path())
@@ -252,22 +363,42 @@ fn a_broken_format_is_refused_with_file_and_line() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("parser.yml:11"), "names file and line: {stderr}");
+    assert!(
+        stderr.contains("parser.yml:11"),
+        "names file and line: {stderr}"
+    );
     assert!(stderr.contains("template"), "{stderr}");
 
     let unknown = KV_PARSER.replace("kv.parse-kv", "kv.parse-kvv");
-    write_format(dir.path(), &unknown, r#"{"input":{"message":"x"},"expected":{}}"#);
-    let out = intake().args(["parse", "--format"]).arg(dir.path()).stdin(Stdio::null()).output().unwrap();
+    write_format(
+        dir.path(),
+        &unknown,
+        r#"{"input":{"message":"x"},"expected":{}}"#,
+    );
+    let out = intake()
+        .args(["parse", "--format"])
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("parser.yml:") && stderr.contains("kv.parse-kvv"), "{stderr}");
+    assert!(
+        stderr.contains("parser.yml:") && stderr.contains("kv.parse-kvv"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn formats_list_names_the_builtins() {
     let out = intake().args(["formats", "list"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    for slug in ["aws-vpc-flow-logs", "aws-vpcflow-elastic", "azure-nsg-flow-logs", "pulse-connect-secure"] {
+    for slug in [
+        "aws-vpc-flow-logs",
+        "aws-vpcflow-elastic",
+        "azure-nsg-flow-logs",
+        "pulse-connect-secure",
+    ] {
         assert!(stdout.contains(slug), "{stdout}");
     }
 }

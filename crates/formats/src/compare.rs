@@ -7,8 +7,8 @@
 use std::fmt;
 
 use chrono::DateTime;
-use intake_engine::json::to_json_string;
 use intake_engine::Value;
+use intake_engine::json::to_json_string;
 
 /// One field where the produced event differs from the expected one.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,7 +43,10 @@ pub fn compare(expected: &Value, actual: &Value) -> Vec<Difference> {
             if a.get("message").is_none() {
                 out.push(Difference {
                     path: "message".into(),
-                    expected: e.get("message").cloned().or(Some(Value::from("(the raw event)"))),
+                    expected: e
+                        .get("message")
+                        .cloned()
+                        .or(Some(Value::from("(the raw event)"))),
                     actual: None,
                 });
             }
@@ -127,7 +130,10 @@ fn diff(expected: &Value, actual: &Value, path: &str, out: &mut Vec<Difference>)
 }
 
 fn same_instant(a: &str, b: &str) -> bool {
-    match (DateTime::parse_from_rfc3339(a), DateTime::parse_from_rfc3339(b)) {
+    match (
+        DateTime::parse_from_rfc3339(a),
+        DateTime::parse_from_rfc3339(b),
+    ) {
         (Ok(x), Ok(y)) => x == y,
         _ => false,
     }
@@ -147,19 +153,33 @@ mod tests {
 
     #[test]
     fn numbers_compare_by_type() {
-        assert_eq!(paths(r#"{"message":"m","p":8080}"#, r#"{"message":"m","p":8080.0}"#), ["p"]);
-        assert_eq!(paths(r#"{"message":"m","p":"6"}"#, r#"{"message":"m","p":6}"#), ["p"]);
+        assert_eq!(
+            paths(
+                r#"{"message":"m","p":8080}"#,
+                r#"{"message":"m","p":8080.0}"#
+            ),
+            ["p"]
+        );
+        assert_eq!(
+            paths(r#"{"message":"m","p":"6"}"#, r#"{"message":"m","p":6}"#),
+            ["p"]
+        );
     }
 
     #[test]
     fn related_lists_are_sets_other_lists_are_ordered() {
-        assert!(paths(
-            r#"{"message":"m","related":{"ip":["a","b"]}}"#,
-            r#"{"message":"m","related":{"ip":["b","a"]}}"#
-        )
-        .is_empty());
+        assert!(
+            paths(
+                r#"{"message":"m","related":{"ip":["a","b"]}}"#,
+                r#"{"message":"m","related":{"ip":["b","a"]}}"#
+            )
+            .is_empty()
+        );
         assert_eq!(
-            paths(r#"{"message":"m","t":["a","b"]}"#, r#"{"message":"m","t":["b","a"]}"#),
+            paths(
+                r#"{"message":"m","t":["a","b"]}"#,
+                r#"{"message":"m","t":["b","a"]}"#
+            ),
             ["t[0]", "t[1]"]
         );
     }
@@ -172,13 +192,18 @@ mod tests {
 
     #[test]
     fn timestamps_compare_as_instants() {
-        assert!(paths(
-            r#"{"message":"m","t":"2016-10-31T11:37:00.000Z"}"#,
-            r#"{"message":"m","t":"2016-10-31T11:37:00Z"}"#
-        )
-        .is_empty());
+        assert!(
+            paths(
+                r#"{"message":"m","t":"2016-10-31T11:37:00.000Z"}"#,
+                r#"{"message":"m","t":"2016-10-31T11:37:00Z"}"#
+            )
+            .is_empty()
+        );
         assert_eq!(
-            paths(r#"{"message":"m","t":"2016-10-31T11:37:00Z"}"#, r#"{"message":"m","t":"2016-10-31T11:37:01Z"}"#),
+            paths(
+                r#"{"message":"m","t":"2016-10-31T11:37:00Z"}"#,
+                r#"{"message":"m","t":"2016-10-31T11:37:01Z"}"#
+            ),
             ["t"]
         );
     }
@@ -186,7 +211,10 @@ mod tests {
     #[test]
     fn missing_and_extra_fields_are_reported() {
         assert_eq!(
-            paths(r#"{"message":"m","a":{"b":1}}"#, r#"{"message":"m","a":{"c":1}}"#),
+            paths(
+                r#"{"message":"m","a":{"b":1}}"#,
+                r#"{"message":"m","a":{"c":1}}"#
+            ),
             ["a.b", "a.c"]
         );
     }

@@ -63,7 +63,10 @@ pub fn list() -> Vec<BuiltinInfo> {
             let slug = slug_of(d);
             let description = builtin_folder(&slug)
                 .and_then(|f| f.compile(&LoadOptions::default()).ok())
-                .and_then(|f| f.description().map(|s| s.lines().next().unwrap_or("").to_string()))
+                .and_then(|f| {
+                    f.description()
+                        .map(|s| s.lines().next().unwrap_or("").to_string())
+                })
                 .unwrap_or_default();
             BuiltinInfo { slug, description }
         })
@@ -90,7 +93,10 @@ pub fn builtin_folder(slug: &str) -> Option<FormatFolder> {
     let mut tests = Vec::new();
     let mut broken_tests = Vec::new();
     if let Some(tdir) = dir.get_dir(dir.path().join("tests")) {
-        let mut files: Vec<_> = tdir.files().filter(|f| f.path().extension().is_some_and(|e| e == "json")).collect();
+        let mut files: Vec<_> = tdir
+            .files()
+            .filter(|f| f.path().extension().is_some_and(|e| e == "json"))
+            .collect();
         files.sort_by_key(|f| f.path());
         for f in files {
             let name = format!("formats/{}", f.path().display());
@@ -111,7 +117,10 @@ pub fn builtin_folder(slug: &str) -> Option<FormatFolder> {
 pub fn builtin(slug: &str) -> Result<Format, String> {
     let folder = builtin_folder(slug).ok_or_else(|| {
         let known: Vec<String> = builtin_dirs().map(slug_of).collect();
-        format!("unknown format {slug:?} (built-in formats: {})", known.join(", "))
+        format!(
+            "unknown format {slug:?} (built-in formats: {})",
+            known.join(", ")
+        )
     })?;
     folder.compile(&LoadOptions::default())
 }
@@ -205,7 +214,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             let p = e.path();
-            if p.is_dir() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+            if p.is_dir()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            {
                 walk(&p, out, depth + 1);
             }
         }

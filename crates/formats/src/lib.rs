@@ -7,4 +7,6 @@ mod compare;
 mod folder;
 
 pub use compare::{Difference, compare};
-pub use folder::{FormatFolder, TestCase, builtin, builtin_folder, find_folders, list, load_folder, BuiltinInfo};
+pub use folder::{
+    BuiltinInfo, FormatFolder, TestCase, builtin, builtin_folder, find_folders, list, load_folder,
+};

@@ -18,7 +18,10 @@ fn builtin_formats_are_listed() {
         "azure-nsg-flow-logs",
         "pulse-connect-secure",
     ] {
-        assert!(slugs.iter().any(|s| s == slug), "{slug} missing from {slugs:?}");
+        assert!(
+            slugs.iter().any(|s| s == slug),
+            "{slug} missing from {slugs:?}"
+        );
     }
 }
 
@@ -39,7 +42,8 @@ fn every_builtin_case_passes() {
                 Ok(event) => {
                     let diffs = intake_formats::compare(&case.expected, &event);
                     if !diffs.is_empty() {
-                        let shown: Vec<String> = diffs.iter().take(8).map(|d| d.to_string()).collect();
+                        let shown: Vec<String> =
+                            diffs.iter().take(8).map(|d| d.to_string()).collect();
                         failures.push(format!(
                             "{}:\n    {}\n    produced: {}",
                             case.name,
@@ -53,5 +57,10 @@ fn every_builtin_case_passes() {
         }
     }
     assert!(count >= 23, "only {count} cases found");
-    assert!(failures.is_empty(), "{} of {count} cases fail:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {count} cases fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

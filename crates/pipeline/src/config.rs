@@ -37,6 +37,7 @@ pub struct MetricsConfig {
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)] // a handful, built once
 pub enum SourceConfig {
     AwsS3Sqs(S3SqsConfig),
     File(FileSourceConfig),

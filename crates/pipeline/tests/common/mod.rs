@@ -242,8 +242,11 @@ pub fn gzip(text: &str) -> Vec<u8> {
     e.finish().unwrap()
 }
 
+/// (version, account_id, srcaddr, srcport, bytes, action).
+pub type FlowRow<'a> = (i32, &'a str, &'a str, Option<i32>, i64, &'a str);
+
 /// Writes a Parquet flow-log object: columns as VPC Flow Logs write them.
-pub fn parquet_object(rows: &[(i32, &str, &str, Option<i32>, i64, &str)]) -> Vec<u8> {
+pub fn parquet_object(rows: &[FlowRow<'_>]) -> Vec<u8> {
     use parquet::data_type::{ByteArray, ByteArrayType, Int32Type, Int64Type};
     use parquet::file::properties::WriterProperties;
     use parquet::file::writer::SerializedFileWriter;

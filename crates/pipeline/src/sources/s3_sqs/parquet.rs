@@ -130,9 +130,12 @@ fn write_field(field: &Field, out: &mut Vec<u8>) {
 /// Writes a small flow-log Parquet file (tests and fixtures): `rows` of
 /// (version, account_id, srcaddr, srcport or null, bytes, action).
 #[cfg(test)]
+pub(crate) type FlowRow<'a> = (i32, &'a str, &'a str, Option<i32>, i64, &'a str);
+
+#[cfg(test)]
 pub(crate) fn write_test_file(
     path: &std::path::Path,
-    rows: &[(i32, &str, &str, Option<i32>, i64, &str)],
+    rows: &[FlowRow<'_>],
 ) {
     use parquet::data_type::{ByteArray, ByteArrayType, Int32Type, Int64Type};
     use parquet::file::properties::WriterProperties;
