@@ -8,23 +8,8 @@ use std::sync::Arc;
 
 use intake_engine::json::write_json_str;
 
-/// The default format (version 2).
-pub const V2_FIELDS: [&str; 14] = [
-    "version",
-    "account-id",
-    "interface-id",
-    "srcaddr",
-    "dstaddr",
-    "srcport",
-    "dstport",
-    "protocol",
-    "packets",
-    "bytes",
-    "start",
-    "end",
-    "action",
-    "log-status",
-];
+/// The default format (version 2): the first 14 fields of the v5 layout.
+pub const V2_FIELDS: &[&str] = V5_FIELDS.split_at(14).0;
 
 /// The v2 fields then every field up to version 5, in the console's order.
 pub const V5_FIELDS: [&str; 29] = [
@@ -59,37 +44,9 @@ pub const V5_FIELDS: [&str; 29] = [
     "traffic-path",
 ];
 
-/// Field names of VPC (v2–v10, ECS) and Transit Gateway flow logs.
-const KNOWN_FIELDS: &[&str] = &[
-    "version",
-    "account-id",
-    "interface-id",
-    "srcaddr",
-    "dstaddr",
-    "srcport",
-    "dstport",
-    "protocol",
-    "packets",
-    "bytes",
-    "start",
-    "end",
-    "action",
-    "log-status",
-    "vpc-id",
-    "subnet-id",
-    "instance-id",
-    "tcp-flags",
-    "type",
-    "pkt-srcaddr",
-    "pkt-dstaddr",
-    "region",
-    "az-id",
-    "sublocation-type",
-    "sublocation-id",
-    "pkt-src-aws-service",
-    "pkt-dst-aws-service",
-    "flow-direction",
-    "traffic-path",
+/// Field names of VPC flow logs after version 5 (ECS, reject reason, resource and
+/// encryption fields) and of Transit Gateway flow logs.
+const LATER_FIELDS: &[&str] = &[
     "ecs-cluster-arn",
     "ecs-cluster-name",
     "ecs-container-instance-arn",
@@ -122,6 +79,11 @@ const KNOWN_FIELDS: &[&str] = &[
     "packets-lost-mtu-exceeded",
     "packets-lost-ttl-expired",
 ];
+
+/// Whether `dashed` is a known flow-log field name.
+fn is_known_field(dashed: &str) -> bool {
+    V5_FIELDS.contains(&dashed) || LATER_FIELDS.contains(&dashed)
+}
 
 /// Fields whose values are integers.
 const NUMERIC_FIELDS: &[&str] = &[
@@ -157,7 +119,7 @@ pub fn parse_header(line: &str) -> Option<Vec<String>> {
     }
     let known = tokens
         .iter()
-        .filter(|t| KNOWN_FIELDS.contains(&t.replace('_', "-").as_str()))
+        .filter(|t| is_known_field(&t.replace('_', "-")))
         .count();
     (known * 2 >= tokens.len()).then(|| tokens.iter().map(|t| t.to_string()).collect())
 }
@@ -182,7 +144,7 @@ impl Field {
         let dashed = name.replace('_', "-");
         let kind = if NUMERIC_FIELDS.contains(&dashed.as_str()) {
             Kind::Int
-        } else if KNOWN_FIELDS.contains(&dashed.as_str())
+        } else if is_known_field(&dashed)
             || dashed.ends_with("-id")
             || dashed.ends_with("-arn")
             || dashed.contains("account")
@@ -385,7 +347,7 @@ mod tests {
             r#"{"version":7,"srcaddr":"1.1.1.1","dstaddr":"2.2.2.2","ecs_cluster_name":"prod","custom_count":"0012"}"#
         );
         // Configured v2 names mean raw text.
-        assert!(matches!(Layout::from_names(&V2_FIELDS), Layout::Raw));
+        assert!(matches!(Layout::from_names(V2_FIELDS), Layout::Raw));
     }
 
     #[test]
