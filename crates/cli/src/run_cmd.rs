@@ -5,6 +5,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  intake run --config intake.toml
+  RUST_LOG=debug intake run --config intake.toml --log-json
+
+The configuration names sources (aws_s3_sqs, file, stdin), each with a format, and
+sinks (file, stdout, http) fed by them; see docs/collect-s3.md. SIGINT/SIGTERM stop
+receiving and acknowledge only what the sinks accepted.")]
 pub struct RunArgs {
     /// The TOML configuration file.
     #[arg(long, short)]
@@ -15,6 +22,9 @@ pub struct RunArgs {
 }
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  intake validate --config intake.toml
+  intake validate --config intake.toml --online   # also resolve credentials and reach each queue")]
 pub struct ValidateArgs {
     /// The TOML configuration file.
     #[arg(long, short)]
