@@ -1100,33 +1100,40 @@ fn scan_strptime_offset(t: &[u8]) -> Option<(FixedOffset, usize)> {
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, always six fraction digits (the `date.parse` output).
 pub fn format_micros(t: Timestamp) -> String {
-    format_with(t, true)
+    format_with(t, true).into_string()
 }
 
 /// The ECS `date` form: `YYYY-MM-DDTHH:MM:SSZ`, or `.ffffffZ` when microseconds ≠ 0
 /// (extra digits truncated).
 pub fn format_ecs(t: Timestamp) -> String {
+    format_with(t, false).into_string()
+}
+
+/// [`format_ecs`] as a compact string: without a fraction it fits inline (no
+/// allocation).
+pub fn format_ecs_str(t: Timestamp) -> crate::value::Str {
     format_with(t, false)
 }
 
-fn format_with(t: Timestamp, always_fraction: bool) -> String {
+fn format_with(t: Timestamp, always_fraction: bool) -> crate::value::Str {
     let n = t.naive_utc();
-    let mut out = String::with_capacity(27);
+    // Built on the stack, then one copy (inline when it fits, no fraction).
+    let mut out = StackText::default();
     let year = n.year();
     if (0..=9999).contains(&year) {
-        push_digits(&mut out, year as u32, 4);
+        out.digits(year as u32, 4);
     } else {
-        out.push_str(itoa::Buffer::new().format(year));
+        out.push(itoa::Buffer::new().format(year).as_bytes());
     }
-    out.push('-');
-    push_digits(&mut out, n.month(), 2);
-    out.push('-');
-    push_digits(&mut out, n.day(), 2);
-    out.push('T');
-    push_digits(&mut out, n.hour(), 2);
-    out.push(':');
-    push_digits(&mut out, n.minute(), 2);
-    out.push(':');
+    out.push(b"-");
+    out.digits(n.month(), 2);
+    out.push(b"-");
+    out.digits(n.day(), 2);
+    out.push(b"T");
+    out.digits(n.hour(), 2);
+    out.push(b":");
+    out.digits(n.minute(), 2);
+    out.push(b":");
     // chrono carries a leap second in the nanoseconds.
     let nanos = n.nanosecond();
     let (sec, nanos) = if nanos >= 1_000_000_000 {
@@ -1134,26 +1141,48 @@ fn format_with(t: Timestamp, always_fraction: bool) -> String {
     } else {
         (n.second(), nanos)
     };
-    push_digits(&mut out, sec, 2);
+    out.digits(sec, 2);
     let micros = nanos / 1000;
     if always_fraction || micros != 0 {
-        out.push('.');
-        push_digits(&mut out, micros, 6);
+        out.push(b".");
+        out.digits(micros, 6);
     }
-    out.push('Z');
-    out
+    out.push(b"Z");
+    // ASCII only: valid UTF-8.
+    crate::value::Str::from(std::str::from_utf8(&out.buf[..out.len]).unwrap_or_default())
 }
 
-/// Appends `v` as exactly `width` zero-padded digits (`width` ≤ 10).
-fn push_digits(out: &mut String, mut v: u32, width: usize) {
-    let mut buf = [b'0'; 10];
-    let width = width.min(buf.len());
-    for slot in buf[..width].iter_mut().rev() {
-        *slot = b'0' + (v % 10) as u8;
-        v /= 10;
+/// A small ASCII text built on the stack.
+struct StackText {
+    buf: [u8; 40],
+    len: usize,
+}
+
+impl Default for StackText {
+    fn default() -> StackText {
+        StackText {
+            buf: [0; 40],
+            len: 0,
+        }
     }
-    for &c in &buf[..width] {
-        out.push(c as char);
+}
+
+impl StackText {
+    fn push(&mut self, bytes: &[u8]) {
+        let end = (self.len + bytes.len()).min(self.buf.len());
+        self.buf[self.len..end].copy_from_slice(&bytes[..end - self.len]);
+        self.len = end;
+    }
+
+    /// Appends `v` as exactly `width` zero-padded digits (`width` ≤ 10).
+    fn digits(&mut self, mut v: u32, width: usize) {
+        let mut d = [b'0'; 10];
+        let width = width.min(d.len());
+        for slot in d[..width].iter_mut().rev() {
+            *slot = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        self.push(&d[..width]);
     }
 }
 

@@ -6,65 +6,156 @@
 use crate::json::to_json_string;
 use crate::value::{Map, Str, Value};
 
-const RELATED_IP: &[&[&str]] = &[
-    &["source", "ip"],
-    &["destination", "ip"],
-    &["host", "ip"],
-    &["source", "nat", "ip"],
-    &["destination", "nat", "ip"],
-    &["client", "ip"],
-    &["server", "ip"],
-    &["observer", "ip"],
-    &["dns", "resolved_ip"],
-    &["client", "nat", "ip"],
-    &["server", "nat", "ip"],
+/// The top-level objects the enrichments read. The event's top-level keys are
+/// looked at once per event ([`Tops`]); paths then start from the resolved object.
+#[derive(Clone, Copy)]
+enum Top {
+    Source,
+    Destination,
+    Host,
+    Client,
+    Server,
+    Observer,
+    Dns,
+    User,
+    File,
+    Url,
+    Process,
+    Dll,
+    Tls,
+    Action,
+    Event,
+}
+
+const TOPS: usize = 15;
+
+impl Top {
+    fn of(key: &str) -> Option<Top> {
+        Some(match key {
+            "source" => Top::Source,
+            "destination" => Top::Destination,
+            "host" => Top::Host,
+            "client" => Top::Client,
+            "server" => Top::Server,
+            "observer" => Top::Observer,
+            "dns" => Top::Dns,
+            "user" => Top::User,
+            "file" => Top::File,
+            "url" => Top::Url,
+            "process" => Top::Process,
+            "dll" => Top::Dll,
+            "tls" => Top::Tls,
+            "action" => Top::Action,
+            "event" => Top::Event,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Top::Source => "source",
+            Top::Destination => "destination",
+            Top::Host => "host",
+            Top::Client => "client",
+            Top::Server => "server",
+            Top::Observer => "observer",
+            Top::Dns => "dns",
+            Top::User => "user",
+            Top::File => "file",
+            Top::Url => "url",
+            Top::Process => "process",
+            Top::Dll => "dll",
+            Top::Tls => "tls",
+            Top::Action => "action",
+            Top::Event => "event",
+        }
+    }
+}
+
+/// A path below a top-level object.
+type Path = (Top, &'static [&'static str]);
+
+const RELATED_IP: &[Path] = &[
+    (Top::Source, &["ip"]),
+    (Top::Destination, &["ip"]),
+    (Top::Host, &["ip"]),
+    (Top::Source, &["nat", "ip"]),
+    (Top::Destination, &["nat", "ip"]),
+    (Top::Client, &["ip"]),
+    (Top::Server, &["ip"]),
+    (Top::Observer, &["ip"]),
+    (Top::Dns, &["resolved_ip"]),
+    (Top::Client, &["nat", "ip"]),
+    (Top::Server, &["nat", "ip"]),
 ];
 
-const RELATED_USER: &[&[&str]] = &[
-    &["user", "name"],
-    &["source", "user", "name"],
-    &["destination", "user", "name"],
-    &["user", "target", "name"],
-    &["client", "user", "name"],
-    &["server", "user", "name"],
-    &["file", "owner"],
+const RELATED_USER: &[Path] = &[
+    (Top::User, &["name"]),
+    (Top::Source, &["user", "name"]),
+    (Top::Destination, &["user", "name"]),
+    (Top::User, &["target", "name"]),
+    (Top::Client, &["user", "name"]),
+    (Top::Server, &["user", "name"]),
+    (Top::File, &["owner"]),
 ];
 
-const RELATED_HOSTS: &[&[&str]] = &[
-    &["host", "hostname"],
-    &["source", "domain"],
-    &["destination", "domain"],
-    &["client", "domain"],
-    &["server", "domain"],
-    &["observer", "hostname"],
-    &["dns", "question", "name"],
-    &["url", "domain"],
+const RELATED_HOSTS: &[Path] = &[
+    (Top::Host, &["hostname"]),
+    (Top::Source, &["domain"]),
+    (Top::Destination, &["domain"]),
+    (Top::Client, &["domain"]),
+    (Top::Server, &["domain"]),
+    (Top::Observer, &["hostname"]),
+    (Top::Dns, &["question", "name"]),
+    (Top::Url, &["domain"]),
 ];
 
-const HASHED: &[&[&str]] = &[&["file"], &["process"], &["process", "parent"], &["dll"]];
+const HASHED: &[Path] = &[
+    (Top::File, &[]),
+    (Top::Process, &[]),
+    (Top::Process, &["parent"]),
+    (Top::Dll, &[]),
+];
 const HASH_KINDS: &[&str] = &["md5", "sha1", "sha256", "sha512", "ssdeep"];
 const TLS_HASH_KINDS: &[&str] = &["md5", "sha1", "sha256"];
 
+/// Where each [`Top`] object sits in the event's top-level entries. Enrichments
+/// only add keys (at the end), so positions stay valid while they run.
+struct Tops([Option<u32>; TOPS]);
+
+impl Tops {
+    fn of(event: &Map) -> Tops {
+        let mut t = [None; TOPS];
+        for (i, k) in event.keys().enumerate() {
+            if let Some(top) = Top::of(k) {
+                t[top as usize] = Some(i as u32);
+            }
+        }
+        Tops(t)
+    }
+
+    fn has(&self, top: Top) -> bool {
+        self.0[top as usize].is_some()
+    }
+
+    fn get<'a>(&self, event: &'a Map, (top, rest): Path) -> Option<&'a Value> {
+        let i = self.0[top as usize]?;
+        let (_, mut cur) = event.get_index(i as usize)?;
+        for seg in rest {
+            cur = cur.as_map()?.get(seg)?;
+        }
+        Some(cur)
+    }
+}
+
 /// Applies every enrichment to `event` in place.
 pub fn enrich(event: &mut Map) {
-    related(event);
-    addresses(event);
-    outcome(event);
-    host_name(event);
-    file_parts(event);
-}
-
-fn get<'a>(event: &'a Map, path: &[&str]) -> Option<&'a Value> {
-    let (first, rest) = path.split_first()?;
-    let mut cur = event.get(first)?;
-    for seg in rest {
-        cur = cur.as_map()?.get(seg)?;
-    }
-    Some(cur)
-}
-
-fn has(event: &Map, path: &[&str]) -> bool {
-    get(event, path).is_some()
+    let tops = Tops::of(event);
+    related(event, &tops);
+    addresses(event, &tops);
+    outcome(event, &tops);
+    host_name(event, &tops);
+    file_parts(event, &tops);
 }
 
 fn set(event: &mut Map, path: &[&str], value: Value) {
@@ -85,20 +176,24 @@ fn set(event: &mut Map, path: &[&str], value: Value) {
     cur.insert(*last, value);
 }
 
-/// Collects the string forms of the values at `paths`, deduplicated and sorted.
-/// `None` when none of the paths exists.
-fn collect(event: &Map, paths: &[&[&str]], out: &mut Vec<Str>) -> bool {
+/// Collects the string forms of the values at `paths` into `out` (deduplicated).
+/// Returns whether any of the paths exists.
+fn collect(event: &Map, tops: &Tops, paths: &[Path], out: &mut Vec<Str>) -> bool {
     let mut any = false;
-    for path in paths {
-        if let Some(v) = get(event, path) {
+    for &path in paths {
+        if let Some(v) = tops.get(event, path) {
             any = true;
-            match v {
-                Value::List(items) => items.iter().for_each(|i| push_scalar(i, out)),
-                other => push_scalar(other, out),
-            }
+            push_value(v, out);
         }
     }
     any
+}
+
+fn push_value(v: &Value, out: &mut Vec<Str>) {
+    match v {
+        Value::List(items) => items.iter().for_each(|i| push_scalar(i, out)),
+        other => push_scalar(other, out),
+    }
 }
 
 fn push_scalar(v: &Value, out: &mut Vec<Str>) {
@@ -113,32 +208,55 @@ fn push_scalar(v: &Value, out: &mut Vec<Str>) {
     }
 }
 
-fn related(event: &mut Map) {
+fn related(event: &mut Map, tops: &Tops) {
     let mut related = Map::new();
     let mut values = Vec::new();
-    for (key, paths) in [("ip", RELATED_IP), ("user", RELATED_USER), ("hosts", RELATED_HOSTS)] {
+    for (key, paths) in [
+        ("ip", RELATED_IP),
+        ("user", RELATED_USER),
+        ("hosts", RELATED_HOSTS),
+    ] {
         values.clear();
-        if collect(event, paths, &mut values) {
+        if collect(event, tops, paths, &mut values) {
             values.sort();
             related.insert(key, Value::List(values.drain(..).map(Value::Str).collect()));
         }
     }
     values.clear();
     let mut any_hash = false;
-    // Hash paths are built on the fly, so look only when a hashed object is present.
-    let hashed_present = HASHED.iter().any(|b| event.contains_key(b[0]));
-    for base in HASHED.iter().filter(|_| hashed_present) {
+    for &base in HASHED.iter().filter(|(top, _)| tops.has(*top)) {
+        let Some(hash) = tops
+            .get(event, base)
+            .and_then(Value::as_map)
+            .and_then(|m| m.get("hash"))
+            .and_then(Value::as_map)
+        else {
+            continue;
+        };
         for kind in HASH_KINDS {
-            let path: Vec<&str> = base.iter().copied().chain(["hash", kind]).collect();
-            any_hash |= collect(event, &[&path], &mut values);
+            if let Some(v) = hash.get(kind) {
+                any_hash = true;
+                push_value(v, &mut values);
+            }
         }
     }
-    for kind in TLS_HASH_KINDS.iter().filter(|_| event.contains_key("tls")) {
-        any_hash |= collect(event, &[&["tls", "server", "hash", kind]], &mut values);
+    if let Some(hash) = tops
+        .get(event, (Top::Tls, &["server", "hash"]))
+        .and_then(Value::as_map)
+    {
+        for kind in TLS_HASH_KINDS {
+            if let Some(v) = hash.get(kind) {
+                any_hash = true;
+                push_value(v, &mut values);
+            }
+        }
     }
     if any_hash {
         values.sort();
-        related.insert("hash", Value::List(values.into_iter().map(Value::Str).collect()));
+        related.insert(
+            "hash",
+            Value::List(values.into_iter().map(Value::Str).collect()),
+        );
     }
     if !related.is_empty() {
         match event.entry("related") {
@@ -154,41 +272,42 @@ fn related(event: &mut Map) {
     }
 }
 
-fn addresses(event: &mut Map) {
-    for side in ["source", "destination", "client"] {
-        if has(event, &[side, "address"]) {
+fn addresses(event: &mut Map, tops: &Tops) {
+    for side in [Top::Source, Top::Destination, Top::Client] {
+        if !tops.has(side) || tops.get(event, (side, &["address"])).is_some() {
             continue;
         }
-        let address = get(event, &[side, "domain"])
-            .or_else(|| get(event, &[side, "ip"]))
+        let address = tops
+            .get(event, (side, &["domain"]))
+            .or_else(|| tops.get(event, (side, &["ip"])))
             .cloned();
         if let Some(a) = address {
-            set(event, &[side, "address"], a);
+            set(event, &[side.name(), "address"], a);
         }
     }
 }
 
-fn outcome(event: &mut Map) {
-    if !has(event, &["event", "outcome"])
-        && let Some(o) = get(event, &["action", "outcome"]).cloned()
+fn outcome(event: &mut Map, tops: &Tops) {
+    if tops.get(event, (Top::Event, &["outcome"])).is_none()
+        && let Some(o) = tops.get(event, (Top::Action, &["outcome"])).cloned()
     {
         set(event, &["event", "outcome"], o);
     }
 }
 
-fn host_name(event: &mut Map) {
-    if !has(event, &["host", "name"])
-        && let Some(h) = get(event, &["host", "hostname"]).cloned()
+fn host_name(event: &mut Map, tops: &Tops) {
+    if tops.get(event, (Top::Host, &["name"])).is_none()
+        && let Some(h) = tops.get(event, (Top::Host, &["hostname"])).cloned()
     {
         set(event, &["host", "name"], h);
     }
 }
 
-fn file_parts(event: &mut Map) {
-    if has(event, &["file", "name"]) {
+fn file_parts(event: &mut Map, tops: &Tops) {
+    if !tops.has(Top::File) || tops.get(event, (Top::File, &["name"])).is_some() {
         return;
     }
-    let Some(Value::Str(path)) = get(event, &["file", "path"]) else {
+    let Some(Value::Str(path)) = tops.get(event, (Top::File, &["path"])) else {
         return;
     };
     let (dir, name) = match path.rfind(['/', '\\']) {
@@ -196,8 +315,9 @@ fn file_parts(event: &mut Map) {
         None => ("", path.as_str()),
     };
     let (dir, name) = (Value::from(dir), Value::from(name));
+    let has_dir = tops.get(event, (Top::File, &["directory"])).is_some();
     set(event, &["file", "name"], name);
-    if !has(event, &["file", "directory"]) {
+    if !has_dir {
         set(event, &["file", "directory"], dir);
     }
 }
@@ -217,24 +337,35 @@ mod tests {
 
     #[test]
     fn related_ip_is_deduplicated_and_sorted() {
-        let out = run(r#"{"source":{"ip":"5.6.7.8"},"destination":{"ip":"1.2.3.4"},"observer":{"ip":["1.2.3.4"]}}"#);
+        let out = run(
+            r#"{"source":{"ip":"5.6.7.8"},"destination":{"ip":"1.2.3.4"},"observer":{"ip":["1.2.3.4"]}}"#,
+        );
         assert_eq!(
             out.pointer(&["related", "ip"]).unwrap(),
             &parse_json(r#"["1.2.3.4","5.6.7.8"]"#).unwrap()
         );
-        assert_eq!(out.pointer(&["source", "address"]).unwrap(), &Value::from("5.6.7.8"));
+        assert_eq!(
+            out.pointer(&["source", "address"]).unwrap(),
+            &Value::from("5.6.7.8")
+        );
     }
 
     #[test]
     fn empty_list_still_creates_the_key() {
         let out = run(r#"{"host":{"ip":[]}}"#);
-        assert_eq!(out.pointer(&["related", "ip"]).unwrap(), &Value::List(vec![]));
+        assert_eq!(
+            out.pointer(&["related", "ip"]).unwrap(),
+            &Value::List(vec![])
+        );
     }
 
     #[test]
     fn domain_is_preferred_for_address() {
         let out = run(r#"{"source":{"ip":"1.1.1.1","domain":"a.example"}}"#);
-        assert_eq!(out.pointer(&["source", "address"]).unwrap(), &Value::from("a.example"));
+        assert_eq!(
+            out.pointer(&["source", "address"]).unwrap(),
+            &Value::from("a.example")
+        );
         assert_eq!(
             out.pointer(&["related", "hosts"]).unwrap(),
             &parse_json(r#"["a.example"]"#).unwrap()
@@ -246,10 +377,19 @@ mod tests {
         let out = run(
             r#"{"action":{"outcome":"ok"},"host":{"hostname":"h"},"file":{"path":"C:\\dir\\a.txt"}}"#,
         );
-        assert_eq!(out.pointer(&["event", "outcome"]).unwrap(), &Value::from("ok"));
+        assert_eq!(
+            out.pointer(&["event", "outcome"]).unwrap(),
+            &Value::from("ok")
+        );
         assert_eq!(out.pointer(&["host", "name"]).unwrap(), &Value::from("h"));
-        assert_eq!(out.pointer(&["file", "name"]).unwrap(), &Value::from("a.txt"));
-        assert_eq!(out.pointer(&["file", "directory"]).unwrap(), &Value::from("C:\\dir"));
+        assert_eq!(
+            out.pointer(&["file", "name"]).unwrap(),
+            &Value::from("a.txt")
+        );
+        assert_eq!(
+            out.pointer(&["file", "directory"]).unwrap(),
+            &Value::from("C:\\dir")
+        );
     }
 
     #[test]

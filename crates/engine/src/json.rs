@@ -105,29 +105,70 @@ fn write_float(f: f64, out: &mut Vec<u8>) {
     }
 }
 
-/// Writes a JSON string literal. Bytes that need no escape are copied in runs.
+/// Bytes that need an escape inside a JSON string: controls, `"` and `\\`.
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// Whether any of the 8 bytes of `w` needs an escape (SWAR: a byte below 0x20,
+/// equal to `"` or equal to `\\`).
+#[inline]
+fn word_needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    // Bytes >= 0x80 are never escaped; mask them out of the "below 0x20" test.
+    let below = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    (below | has_zero(w ^ (ONES * b'"' as u64)) | has_zero(w ^ (ONES * b'\\' as u64))) != 0
+}
+
+/// The position of the first byte at or after `from` that needs an escape.
+#[inline]
+fn find_escape(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        if word_needs_escape(w) {
+            break;
+        }
+        i += 8;
+    }
+    bytes[i..]
+        .iter()
+        .position(|&b| NEEDS_ESCAPE[b as usize])
+        .map(|p| i + p)
+}
+
+/// Writes a JSON string literal. Bytes that need no escape are copied in runs;
+/// clean stretches are skipped 8 bytes at a time.
 pub fn write_json_str(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
     let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f => b"",
-            _ => continue,
-        };
+    while let Some(i) = find_escape(bytes, start) {
         out.extend_from_slice(&bytes[start..i]);
-        if escape.is_empty() {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[(b >> 4) as usize]);
-            out.push(HEX[(b & 0xf) as usize]);
-        } else {
-            out.extend_from_slice(escape);
+        let b = bytes[i];
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            _ => {
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(b >> 4) as usize]);
+                out.push(HEX[(b & 0xf) as usize]);
+            }
         }
         start = i + 1;
     }
@@ -234,6 +275,16 @@ mod tests {
     fn large_unsigned_becomes_float() {
         let v = parse_json("18446744073709551615").unwrap();
         assert!(matches!(v, Value::Float(_)));
+    }
+
+    #[test]
+    fn escapes_anywhere_in_long_strings() {
+        for pad in 0..20 {
+            let p = "x".repeat(pad);
+            let s = format!("{p}\"{p}\\{p}\u{1f}{p}é\n{p}");
+            let expected = serde_json::to_string(&s).unwrap();
+            assert_eq!(to_json_string(&Value::from(s.as_str())), expected);
+        }
     }
 
     #[test]

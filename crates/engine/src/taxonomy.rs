@@ -139,10 +139,10 @@ impl Taxonomy {
 
     /// The declared type of `path`, if any. `sekoiaio.*` is keyword by convention.
     pub fn lookup(&self, path: &str) -> Option<FieldType> {
-        self.fields.get(path).copied().or_else(|| {
-            path.starts_with("sekoiaio.")
-                .then_some(FieldType::Keyword)
-        })
+        self.fields
+            .get(path)
+            .copied()
+            .or_else(|| path.starts_with("sekoiaio.").then_some(FieldType::Keyword))
     }
 
     /// The type used to write `path`: undeclared paths are written as they are.
@@ -154,7 +154,10 @@ impl Taxonomy {
     fn under_container(&self, path: &str) -> bool {
         let mut end = path.len();
         while let Some(dot) = path[..end].rfind('.') {
-            if self.lookup(&path[..dot]).is_some_and(FieldType::is_container) {
+            if self
+                .lookup(&path[..dot])
+                .is_some_and(FieldType::is_container)
+            {
                 return true;
             }
             end = dot;
@@ -230,9 +233,12 @@ pub fn coerce_value(ty: FieldType, value: Value, now: Timestamp) -> Value {
             other => other,
         },
         _ => match value {
-            Value::List(items) => {
-                Value::List(items.into_iter().map(|v| coerce_scalar(ty, v, now)).collect())
-            }
+            Value::List(items) => Value::List(
+                items
+                    .into_iter()
+                    .map(|v| coerce_scalar(ty, v, now))
+                    .collect(),
+            ),
             other => coerce_scalar(ty, other, now),
         },
     }
@@ -269,9 +275,13 @@ fn coerce_scalar(ty: FieldType, value: Value, now: Timestamp) -> Value {
         (FieldType::Boolean, Value::Int(i)) if i == 0 || i == 1 => Value::Bool(i == 1),
         (FieldType::Date, v @ (Value::Str(_) | Value::Int(_) | Value::Float(_))) => {
             match datetime::parse_auto(&v, now) {
-                Some(t) => Value::from(datetime::format_ecs(t)),
+                Some(t) => Value::Str(datetime::format_ecs_str(t)),
                 None => v,
             }
+        }
+        // Only IPv6 text (with a colon) can have another canonical form.
+        (FieldType::Ip, Value::Str(s)) if memchr::memchr(b':', s.as_bytes()).is_none() => {
+            Value::Str(s)
         }
         (FieldType::Ip, Value::Str(s)) => match s.parse::<IpAddr>() {
             Ok(IpAddr::V6(v6)) => {
@@ -296,16 +306,17 @@ fn parse_number(s: &str) -> Option<Value> {
     }
     let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Some(Value::Int(t.parse::<i64>().unwrap_or(if t.starts_with('-') {
-            i64::MIN
-        } else {
-            i64::MAX
-        })));
+        return Some(Value::Int(t.parse::<i64>().unwrap_or(
+            if t.starts_with('-') {
+                i64::MIN
+            } else {
+                i64::MAX
+            },
+        )));
     }
     let lower = t.to_ascii_lowercase();
     // Rust accepts "inf"/"nan" spellings Python also accepts; both are fine as floats.
-    if lower.bytes().any(|b| b.is_ascii_digit()) || lower.contains("inf") || lower.contains("nan")
-    {
+    if lower.bytes().any(|b| b.is_ascii_digit()) || lower.contains("inf") || lower.contains("nan") {
         return t.parse::<f64>().ok().map(Value::Float);
     }
     None
@@ -366,9 +377,15 @@ mod tests {
     #[test]
     fn long_parses_strings_and_keeps_floats() {
         let l = FieldType::Long;
-        assert!(matches!(coerce_value(l, Value::from("123")), Value::Int(123)));
+        assert!(matches!(
+            coerce_value(l, Value::from("123")),
+            Value::Int(123)
+        ));
         assert!(matches!(coerce_value(l, Value::from("0.5")), Value::Float(f) if f == 0.5));
-        assert!(matches!(coerce_value(l, Value::Float(8080.0)), Value::Float(_)));
+        assert!(matches!(
+            coerce_value(l, Value::Float(8080.0)),
+            Value::Float(_)
+        ));
         assert_eq!(coerce_value(l, Value::from("abc")), Value::from("abc"));
         assert!(matches!(
             coerce_value(l, Value::from("99999999999999999999")),
@@ -378,8 +395,14 @@ mod tests {
 
     #[test]
     fn boolean_and_ip() {
-        assert_eq!(coerce_value(FieldType::Boolean, Value::from("TRUE")), Value::Bool(true));
-        assert_eq!(coerce_value(FieldType::Boolean, Value::Int(0)), Value::Bool(false));
+        assert_eq!(
+            coerce_value(FieldType::Boolean, Value::from("TRUE")),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            coerce_value(FieldType::Boolean, Value::Int(0)),
+            Value::Bool(false)
+        );
         assert_eq!(
             coerce_value(FieldType::Ip, Value::from("0000:111:0:0:0:0:0:1")),
             Value::from("0:111::1")
@@ -388,7 +411,10 @@ mod tests {
             coerce_value(FieldType::Ip, Value::from("::ffff:1.2.3.4")),
             Value::from("::ffff:1.2.3.4")
         );
-        assert_eq!(coerce_value(FieldType::Ip, Value::from("nope")), Value::from("nope"));
+        assert_eq!(
+            coerce_value(FieldType::Ip, Value::from("nope")),
+            Value::from("nope")
+        );
     }
 
     #[test]
@@ -406,7 +432,12 @@ mod tests {
         let out = t.coerce("wallix", FieldType::Untyped, v, now());
         assert_eq!(out, parse_json(r#"{"user":"bob"}"#).unwrap());
         // The written path itself stays, even when nothing survives.
-        let out = t.coerce("wallix", FieldType::Untyped, parse_json(r#"{"x":1}"#).unwrap(), now());
+        let out = t.coerce(
+            "wallix",
+            FieldType::Untyped,
+            parse_json(r#"{"x":1}"#).unwrap(),
+            now(),
+        );
         assert_eq!(out, Value::Map(Map::new()));
     }
 
@@ -414,7 +445,10 @@ mod tests {
     fn declared_objects_keep_their_content() {
         let t = Taxonomy::with_custom([("action.properties", FieldType::Object)]);
         let v = parse_json(r#"{"a":"","b":{"c":null}}"#).unwrap();
-        assert_eq!(t.coerce("action.properties", FieldType::Object, v.clone(), now()), v);
+        assert_eq!(
+            t.coerce("action.properties", FieldType::Object, v.clone(), now()),
+            v
+        );
     }
 
     #[test]

@@ -5,6 +5,9 @@
 //! Maps keep insertion order and are small vectors searched linearly: events have
 //! a few keys per level, where a linear scan beats hashing.
 
+use std::sync::atomic::AtomicU32;
+use std::sync::atomic::Ordering::Relaxed;
+
 use compact_str::CompactString;
 
 /// An owned string, inline up to 24 bytes.
@@ -103,7 +106,9 @@ impl PartialEq for Value {
             (Value::Bool(a), Value::Bool(b)) => a == b,
             (Value::Int(a), Value::Int(b)) => a == b,
             (Value::Float(a), Value::Float(b)) => a == b,
-            (Value::Int(a), Value::Float(b)) | (Value::Float(b), Value::Int(a)) => (*a as f64) == *b,
+            (Value::Int(a), Value::Float(b)) | (Value::Float(b), Value::Int(a)) => {
+                (*a as f64) == *b
+            }
             (Value::Str(a), Value::Str(b)) => a == b,
             (Value::List(a), Value::List(b)) => a == b,
             (Value::Map(a), Value::Map(b)) => a == b,
@@ -153,6 +158,36 @@ impl From<Map> for Value {
     }
 }
 
+/// Where a key was found in a map the last time: compiled paths keep one per
+/// segment, so that looking a key up in a map of the usual shape is one comparison.
+/// Shared between threads (relaxed atomics: a stale hint only costs a scan).
+#[derive(Default)]
+pub struct Hint(AtomicU32);
+
+impl Hint {
+    #[inline]
+    pub fn get(&self) -> usize {
+        self.0.load(Relaxed) as usize
+    }
+
+    #[inline]
+    pub fn set(&self, i: usize) {
+        self.0.store(i as u32, Relaxed);
+    }
+}
+
+impl Clone for Hint {
+    fn clone(&self) -> Hint {
+        Hint(AtomicU32::new(self.0.load(Relaxed)))
+    }
+}
+
+impl std::fmt::Debug for Hint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Hint({})", self.get())
+    }
+}
+
 /// An insertion-ordered map with unique keys.
 #[derive(Clone, Debug, Default)]
 pub struct Map {
@@ -178,22 +213,87 @@ impl Map {
         self.entries.is_empty()
     }
 
+    #[inline]
     fn position(&self, key: &str) -> Option<usize> {
-        self.entries.iter().position(|(k, _)| k.as_str() == key)
-    }
-
-    pub fn get(&self, key: &str) -> Option<&Value> {
+        let key = key.as_bytes();
         self.entries
             .iter()
-            .find(|(k, _)| k.as_str() == key)
-            .map(|(_, v)| v)
+            .position(|(k, _)| key_eq(k.as_bytes(), key))
     }
 
+    #[inline]
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.position(key).map(|i| &self.entries[i].1)
+    }
+
+    #[inline]
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
-        self.entries
-            .iter_mut()
-            .find(|(k, _)| k.as_str() == key)
-            .map(|(_, v)| v)
+        self.position(key).map(|i| &mut self.entries[i].1)
+    }
+
+    /// The entry at position `index` (insertion order).
+    #[inline]
+    pub fn get_index(&self, index: usize) -> Option<(&Str, &Value)> {
+        self.entries.get(index).map(|(k, v)| (k, v))
+    }
+
+    /// [`Map::get`], looking first where `hint` says the key was last time (maps
+    /// built by the same format have the same shape from one event to the next).
+    #[inline(always)]
+    pub fn get_hinted(&self, key: &str, hint: &Hint) -> Option<&Value> {
+        let h = hint.get();
+        if let Some((k, v)) = self.entries.get(h)
+            && key_eq(k.as_bytes(), key.as_bytes())
+        {
+            return Some(v);
+        }
+        let i = self.position(key)?;
+        hint.set(i);
+        Some(&self.entries[i].1)
+    }
+
+    /// [`Map::entry`] with a position hint (see [`Map::get_hinted`]).
+    #[inline]
+    pub fn entry_hinted(&mut self, key: &str, hint: &Hint) -> &mut Value {
+        let h = hint.get();
+        let i = match self.entries.get(h) {
+            Some((k, _)) if key_eq(k.as_bytes(), key.as_bytes()) => h,
+            _ => {
+                let i = match self.position(key) {
+                    Some(i) => i,
+                    None => {
+                        self.entries.push((Str::from(key), Value::Null));
+                        self.entries.len() - 1
+                    }
+                };
+                hint.set(i);
+                i
+            }
+        };
+        &mut self.entries[i].1
+    }
+
+    /// [`Map::insert`] (without the replaced value) with a position hint.
+    #[inline]
+    pub fn insert_hinted(&mut self, key: &Str, value: Value, hint: &Hint) {
+        let h = hint.get();
+        if let Some((k, v)) = self.entries.get_mut(h)
+            && key_eq(k.as_bytes(), key.as_bytes())
+        {
+            *v = value;
+            return;
+        }
+        let i = match self.position(key) {
+            Some(i) => {
+                self.entries[i].1 = value;
+                i
+            }
+            None => {
+                self.entries.push((key.clone(), value));
+                self.entries.len() - 1
+            }
+        };
+        hint.set(i);
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
@@ -260,6 +360,28 @@ impl Map {
     }
 }
 
+/// Key equality, inlined: keys are short, where a `memcmp` call costs more than
+/// the comparison itself.
+#[inline(always)]
+fn key_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    // Two overlapping word loads cover the whole key.
+    if (8..=16).contains(&n) {
+        let w = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().unwrap_or([0; 8]));
+        w(a, 0) == w(b, 0) && w(a, n - 8) == w(b, n - 8)
+    } else if (4..8).contains(&n) {
+        let w = |s: &[u8], i: usize| u32::from_le_bytes(s[i..i + 4].try_into().unwrap_or([0; 4]));
+        w(a, 0) == w(b, 0) && w(a, n - 4) == w(b, n - 4)
+    } else if n < 4 {
+        a.iter().zip(b).all(|(x, y)| x == y)
+    } else {
+        a == b
+    }
+}
+
 /// Maps compare as sets of entries, whatever their order.
 impl PartialEq for Map {
     fn eq(&self, other: &Map) -> bool {
@@ -305,6 +427,44 @@ mod tests {
     }
 
     #[test]
+    fn hinted_lookups_find_keys_wherever_they_are() {
+        let mut m: Map = ["a", "source", "destination_port", "x"]
+            .into_iter()
+            .map(|k| (k, Value::from(k)))
+            .collect();
+        let hint = Hint::default();
+        // A wrong hint still finds the key, and learns its position.
+        assert_eq!(
+            m.get_hinted("destination_port", &hint),
+            Some(&Value::from("destination_port"))
+        );
+        assert_eq!(hint.get(), 2);
+        assert_eq!(m.get_hinted("x", &hint), Some(&Value::from("x")));
+        assert_eq!(m.get_hinted("sourcf", &hint), None);
+        assert_eq!(m.get_hinted("sourc", &hint), None);
+        let h = Hint::default();
+        *m.entry_hinted("new", &h) = Value::Int(1);
+        assert_eq!(h.get(), 4);
+        m.insert_hinted(&Str::from("a"), Value::Int(2), &h);
+        assert_eq!(m.get("a"), Some(&Value::Int(2)));
+        assert_eq!(m.len(), 5);
+    }
+
+    #[test]
+    fn key_equality_at_every_length() {
+        let long = "abcdefghijklmnopqrstuvwxyz";
+        for n in 0..=long.len() {
+            let a = &long[..n];
+            assert!(key_eq(a.as_bytes(), a.as_bytes()));
+            for i in 0..n {
+                let mut b = a.as_bytes().to_vec();
+                b[i] = b'#';
+                assert!(!key_eq(a.as_bytes(), &b), "{a} at {i}");
+            }
+        }
+    }
+
+    #[test]
     fn numbers_compare_like_python() {
         assert_eq!(Value::Int(1), Value::Float(1.0));
         assert_ne!(Value::Bool(true), Value::Int(1));
@@ -313,8 +473,12 @@ mod tests {
 
     #[test]
     fn maps_compare_regardless_of_order() {
-        let a: Map = [("x", Value::Int(1)), ("y", Value::Null)].into_iter().collect();
-        let b: Map = [("y", Value::Null), ("x", Value::Int(1))].into_iter().collect();
+        let a: Map = [("x", Value::Int(1)), ("y", Value::Null)]
+            .into_iter()
+            .collect();
+        let b: Map = [("y", Value::Null), ("x", Value::Int(1))]
+            .into_iter()
+            .collect();
         assert_eq!(a, b);
     }
 }

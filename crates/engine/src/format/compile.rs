@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use crate::externals::{self, Parser};
 use crate::taxonomy::{FieldType, Taxonomy};
 use crate::template::{Scope, Template};
-use crate::value::{Str, Value};
+use crate::value::{Hint, Str, Value};
 
 use super::yaml::{Node, NodeKind};
 use super::{LoadError, LoadOptions};
@@ -25,6 +25,8 @@ pub struct Program {
     /// Whether any step parses (an external other than `date.parse`): if so, an
     /// event that none of them could read is rejected.
     pub has_parsers: bool,
+    /// How many top-level keys the last event had (an allocation size hint).
+    pub final_width: Hint,
 }
 
 pub struct Step {
@@ -91,6 +93,8 @@ pub struct Assign {
 pub struct Target {
     pub dotted: String,
     pub keys: Vec<Str>,
+    /// Where each key was last found (written), one per key.
+    pub hints: Box<[Hint]>,
     pub ty: FieldType,
 }
 
@@ -156,11 +160,22 @@ pub fn compile(
         message,
     };
     let Some(top) = root.as_map() else {
-        return Err(err(root, format!("expected a mapping at the top, found {}", root.kind_name())));
+        return Err(err(
+            root,
+            format!("expected a mapping at the top, found {}", root.kind_name()),
+        ));
     };
     for (key, _) in top {
         let k = key.key_string();
-        if !["name", "pipeline", "stages", "ignored_values", "description"].contains(&k.as_str()) {
+        if ![
+            "name",
+            "pipeline",
+            "stages",
+            "ignored_values",
+            "description",
+        ]
+        .contains(&k.as_str())
+        {
             let e = err(key, format!("unknown top-level key {k:?}"));
             if options.lenient {
                 warnings.push(e);
@@ -172,14 +187,20 @@ pub fn compile(
     let pipeline = root
         .get("pipeline")
         .ok_or_else(|| err(root, "missing `pipeline`".into()))?;
-    let entries = pipeline
-        .as_seq()
-        .ok_or_else(|| err(pipeline, format!("`pipeline` must be a list, found {}", pipeline.kind_name())))?;
+    let entries = pipeline.as_seq().ok_or_else(|| {
+        err(
+            pipeline,
+            format!("`pipeline` must be a list, found {}", pipeline.kind_name()),
+        )
+    })?;
     let stages = root.get("stages").filter(|s| !s.is_null());
     if let Some(s) = stages
         && s.as_map().is_none()
     {
-        return Err(err(s, format!("`stages` must be a mapping, found {}", s.kind_name())));
+        return Err(err(
+            s,
+            format!("`stages` must be a mapping, found {}", s.kind_name()),
+        ));
     }
 
     // Pass 1: every step name is a layer with a slot (names may repeat: one slot).
@@ -229,15 +250,22 @@ pub fn compile(
             *keep_layer = sources.iter().any(|s| mentions(s, &step.name));
         }
     }
-    let has_parsers = steps
-        .iter()
-        .any(|s| matches!(s.kind, StepKind::External { is_parser: true, .. }));
+    let has_parsers = steps.iter().any(|s| {
+        matches!(
+            s.kind,
+            StepKind::External {
+                is_parser: true,
+                ..
+            }
+        )
+    });
     Ok(Program {
         steps,
         slot_count,
         ignored_values,
         taxonomy,
         has_parsers,
+        final_width: Hint::default(),
     })
 }
 
@@ -262,7 +290,10 @@ impl Compiler<'_> {
 
     /// An unknown key: an error, or a warning in lenient mode.
     fn unknown_key(&mut self, key: &Node, context: &str) -> Result<(), LoadError> {
-        let e = self.err(key, format!("unknown key {:?} in {context}", key.key_string()));
+        let e = self.err(
+            key,
+            format!("unknown key {:?} in {context}", key.key_string()),
+        );
         if self.options.lenient {
             self.warnings.push(e);
             Ok(())
@@ -280,7 +311,11 @@ impl Compiler<'_> {
                 let end = floor_char_boundary(source, (e.offset + 20).min(source.len()));
                 let err = self.err(
                     node,
-                    format!("template error: {} near {:?}", e.message, &source[start..end]),
+                    format!(
+                        "template error: {} near {:?}",
+                        e.message,
+                        &source[start..end]
+                    ),
                 );
                 if self.options.lenient {
                     self.warnings.push(err);
@@ -300,12 +335,23 @@ impl Compiler<'_> {
                 NodeKind::Str(s) if s.trim().is_empty() => Ok(None),
                 NodeKind::Str(s) => Ok(Some(self.template(n, &s.clone())?)),
                 NodeKind::Bool(true) => Ok(None),
-                _ => Err(self.err(n, format!("`filter` must be a template string, found {}", n.kind_name()))),
+                _ => Err(self.err(
+                    n,
+                    format!(
+                        "`filter` must be a template string, found {}",
+                        n.kind_name()
+                    ),
+                )),
             },
         }
     }
 
-    fn step(&mut self, entry: &Node, name: String, stages: Option<&Node>) -> Result<Step, LoadError> {
+    fn step(
+        &mut self,
+        entry: &Node,
+        name: String,
+        stages: Option<&Node>,
+    ) -> Result<Step, LoadError> {
         for (key, _) in entry.as_map().unwrap_or_default() {
             if !PIPELINE_KEYS.contains(&key.key_string().as_str()) {
                 self.unknown_key(key, &format!("pipeline entry {name:?}"))?;
@@ -316,9 +362,12 @@ impl Compiler<'_> {
         let kind = match entry.get("external").filter(|e| !e.is_null()) {
             Some(external) => self.external(external, &name)?,
             None => {
-                let stage = stages
-                    .and_then(|s| s.get(&name))
-                    .ok_or_else(|| self.err(entry, format!("pipeline step {name:?} names no stage and has no `external`")))?;
+                let stage = stages.and_then(|s| s.get(&name)).ok_or_else(|| {
+                    self.err(
+                        entry,
+                        format!("pipeline step {name:?} names no stage and has no `external`"),
+                    )
+                })?;
                 self.stage(stage, &name)?
             }
         };
@@ -355,7 +404,10 @@ impl Compiler<'_> {
             None => crate::value::Map::new(),
             Some(Value::Map(m)) => m,
             Some(_) => {
-                return Err(self.err(node, format!("`properties` of step {step:?} must be a mapping")));
+                return Err(self.err(
+                    node,
+                    format!("`properties` of step {step:?} must be a mapping"),
+                ));
             }
         };
         let line_node = props_node.unwrap_or(node);
@@ -366,14 +418,26 @@ impl Compiler<'_> {
             }),
             Some(Value::Str(s)) => self.input(line_node, &s)?,
             Some(other) => {
-                return Err(self.err(line_node, format!("`input_field` must be a string, found {}", other.type_name())));
+                return Err(self.err(
+                    line_node,
+                    format!(
+                        "`input_field` must be a string, found {}",
+                        other.type_name()
+                    ),
+                ));
             }
         };
         let output_field = match props.remove("output_field") {
             None | Some(Value::Null) => Str::from("message"),
             Some(Value::Str(s)) => s,
             Some(other) => {
-                return Err(self.err(line_node, format!("`output_field` must be a string, found {}", other.type_name())));
+                return Err(self.err(
+                    line_node,
+                    format!(
+                        "`output_field` must be a string, found {}",
+                        other.type_name()
+                    ),
+                ));
             }
         };
         // Template-valued properties (timezone, pattern_key) count as mentions too.
@@ -409,10 +473,12 @@ impl Compiler<'_> {
         self.template_sources.push(text.to_string());
         let mut keys = text.trim().split('.');
         let first = keys.next().unwrap_or_default();
-        let slot = self
-            .layers
-            .slot(first)
-            .ok_or_else(|| self.err(node, format!("`input_field` {text:?} refers to unknown step {first:?}")))?;
+        let slot = self.layers.slot(first).ok_or_else(|| {
+            self.err(
+                node,
+                format!("`input_field` {text:?} refers to unknown step {first:?}"),
+            )
+        })?;
         Ok(Input::Path(Path {
             slot,
             keys: keys.map(Str::from).collect(),
@@ -428,9 +494,9 @@ impl Compiler<'_> {
         let list = match stage.get("actions") {
             None => &[][..],
             Some(n) if n.is_null() => &[][..],
-            Some(n) => n
-                .as_seq()
-                .ok_or_else(|| self.err(n, format!("`actions` of stage {name:?} must be a list")))?,
+            Some(n) => n.as_seq().ok_or_else(|| {
+                self.err(n, format!("`actions` of stage {name:?} must be a list"))
+            })?,
         };
         let mut actions = Vec::with_capacity(list.len());
         for action in list {
@@ -472,14 +538,17 @@ impl Compiler<'_> {
             for (k, v) in dict_entries {
                 dictionary.insert(k.key_string(), self.value(v)?);
             }
-            let map_entries = mapping
-                .as_map()
-                .ok_or_else(|| self.err(mapping, "`mapping` must be a mapping of source → destination".into()))?;
+            let map_entries = mapping.as_map().ok_or_else(|| {
+                self.err(
+                    mapping,
+                    "`mapping` must be a mapping of source → destination".into(),
+                )
+            })?;
             let mut mappings = Vec::with_capacity(map_entries.len());
             for (src, dst) in map_entries {
-                let dst = dst
-                    .as_str()
-                    .ok_or_else(|| self.err(dst, "a `mapping` destination must be a field path".into()))?;
+                let dst = dst.as_str().ok_or_else(|| {
+                    self.err(dst, "a `mapping` destination must be a field path".into())
+                })?;
                 let src = src.key_string();
                 self.template_sources.push(src.clone());
                 mappings.push((self.source_path(&src), self.target(dst)));
@@ -532,9 +601,11 @@ impl Compiler<'_> {
     }
 
     fn target(&self, dotted: &str) -> Target {
+        let keys: Vec<Str> = dotted.split('.').map(Str::from).collect();
         Target {
             dotted: dotted.to_string(),
-            keys: dotted.split('.').map(Str::from).collect(),
+            hints: keys.iter().map(|_| Hint::default()).collect(),
+            keys,
             ty: self.taxonomy.type_of(dotted),
         }
     }
@@ -548,9 +619,12 @@ impl Compiler<'_> {
                 },
                 broken => ValueTpl::Template(broken),
             },
-            NodeKind::Seq(items) => {
-                ValueTpl::List(items.iter().map(|i| self.value(i)).collect::<Result<_, _>>()?)
-            }
+            NodeKind::Seq(items) => ValueTpl::List(
+                items
+                    .iter()
+                    .map(|i| self.value(i))
+                    .collect::<Result<_, _>>()?,
+            ),
             NodeKind::Map(entries) => ValueTpl::Map(
                 entries
                     .iter()
@@ -582,11 +656,14 @@ pub fn taxonomy_from_fields(file: &str, root: &Node) -> Result<Taxonomy, LoadErr
                     .and_then(Node::as_str)
                     .map(str::to_string)
                     .unwrap_or_else(|| key.key_string());
-                let ty = spec.get("type").and_then(Node::as_str).ok_or_else(|| LoadError {
-                    file: file.to_string(),
-                    line: Some(spec.line),
-                    message: format!("field {name:?} has no `type`"),
-                })?;
+                let ty = spec
+                    .get("type")
+                    .and_then(Node::as_str)
+                    .ok_or_else(|| LoadError {
+                        file: file.to_string(),
+                        line: Some(spec.line),
+                        message: format!("field {name:?} has no `type`"),
+                    })?;
                 declared.push((name, FieldType::from_custom(ty)));
             }
         }

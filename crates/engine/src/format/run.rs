@@ -4,10 +4,12 @@ use crate::datetime::Timestamp;
 use crate::enrich::enrich;
 use crate::externals::Failure;
 use crate::template::{Env, py_str};
-use crate::value::{Map, Str, Value};
+use crate::value::{Hint, Map, Str, Value};
 
 use super::Rejection;
-use super::compile::{Action, ActionKind, FINAL, Input, ORIGINAL, Path, Program, StepKind, Target, Tpl, ValueTpl};
+use super::compile::{
+    Action, ActionKind, FINAL, Input, ORIGINAL, Path, Program, StepKind, Target, Tpl, ValueTpl,
+};
 
 impl Tpl {
     fn eval(&self, env: &Env) -> Option<Value> {
@@ -74,23 +76,26 @@ fn lookup<'a>(slots: &'a [Option<Value>], path: &Path) -> Option<&'a Value> {
 }
 
 /// Writes `value` at `keys` in `root`, creating (or replacing non-map) parents.
-fn write(root: &mut Value, keys: &[Str], value: Value) {
-    let Some((last, parents)) = keys.split_last() else {
+/// `hints` (one per key) remember where each key was found last time.
+fn write(root: &mut Value, keys: &[Str], hints: &[Hint], value: Value) {
+    let (Some((last, parents)), Some((last_hint, parent_hints))) =
+        (keys.split_last(), hints.split_last())
+    else {
         return;
     };
     let mut cur = root;
-    for key in parents {
+    for (key, hint) in parents.iter().zip(parent_hints) {
         if !matches!(cur, Value::Map(_)) {
             *cur = Value::Map(Map::new());
         }
         let Value::Map(map) = cur else { return };
-        cur = map.entry(key);
+        cur = map.entry_hinted(key, hint);
     }
     if !matches!(cur, Value::Map(_)) {
         *cur = Value::Map(Map::new());
     }
     if let Value::Map(map) = cur {
-        map.insert(last.clone(), value);
+        map.insert_hinted(last, value, last_hint);
     }
 }
 
@@ -141,10 +146,10 @@ impl Run<'_> {
         if let Some(slot) = layer
             && let Some(layer) = self.slots[slot].as_mut()
         {
-            write(layer, &target.keys, value.clone());
+            write(layer, &target.keys, &target.hints, value.clone());
         }
         if let Some(fin) = self.slots[FINAL].as_mut() {
-            write(fin, &target.keys, value);
+            write(fin, &target.keys, &target.hints, value);
         }
     }
 
@@ -193,7 +198,13 @@ impl Program {
             slots: vec![None; self.slot_count],
             now,
         };
-        run.slots[FINAL] = Some(Value::Map(input.clone()));
+        // The final event starts as a copy of the input, with room for the top-level
+        // keys the previous event ended with (no regrowth while fields are set).
+        let mut fin = Map::with_capacity(input.len().max(self.final_width.get()));
+        for (k, v) in input.iter() {
+            fin.push_unique(k.clone(), v.clone());
+        }
+        run.slots[FINAL] = Some(Value::Map(fin));
         run.slots[ORIGINAL] = Some(Value::Map(input));
         let mut parsed = false;
         // Why parsing steps did not read the event, for the rejection message. Skips
@@ -248,8 +259,12 @@ impl Program {
                             }
                             if *is_parser {
                                 failures.push(match failure {
-                                    Failure::NoMatch => format!("{} ({external}): no match", step.name),
-                                    Failure::Invalid(why) => format!("{} ({external}): {why}", step.name),
+                                    Failure::NoMatch => {
+                                        format!("{} ({external}): no match", step.name)
+                                    }
+                                    Failure::Invalid(why) => {
+                                        format!("{} ({external}): {why}", step.name)
+                                    }
                                 });
                             }
                         }
@@ -279,6 +294,9 @@ impl Program {
             });
         };
         enrich(&mut event);
+        if event.len() != self.final_width.get() {
+            self.final_width.set(event.len());
+        }
         Ok(Value::Map(event))
     }
 }
@@ -286,7 +304,10 @@ impl Program {
 impl Program {
     fn rejection(&self, skipped: u64, no_input: u64, mut notes: Vec<String>) -> Rejection {
         for (index, step) in self.steps.iter().enumerate() {
-            let StepKind::External { is_parser: true, .. } = step.kind else {
+            let StepKind::External {
+                is_parser: true, ..
+            } = step.kind
+            else {
                 continue;
             };
             let bit = 1u64.checked_shl(index as u32).unwrap_or(0);
@@ -297,7 +318,10 @@ impl Program {
             }
         }
         Rejection {
-            reason: format!("no parsing step could read the event ({})", notes.join("; ")),
+            reason: format!(
+                "no parsing step could read the event ({})",
+                notes.join("; ")
+            ),
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::regex::Pattern;
-use crate::value::{Str, Value};
+use crate::value::{Hint, Str, Value};
 
 #[derive(Debug, Clone)]
 pub(crate) enum Node {
@@ -104,8 +104,9 @@ pub(crate) enum Expr {
     Const(Value),
     Undef,
     Layer(usize),
-    /// `layer.a.b`: a layer and constant keys, walked without copies.
-    Path(usize, Box<[Str]>),
+    /// `layer.a.b`: a layer and constant keys (with a position hint each), walked
+    /// without copies.
+    Path(usize, Box<[Str]>, Box<[Hint]>),
     Local(usize),
     Loop(usize, LoopAttr),
     Attr(Box<Expr>, Str),

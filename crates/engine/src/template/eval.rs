@@ -92,7 +92,9 @@ impl<'a> Ctx<'a> {
             Expr::Const(v) => Ok(V::Ref(v)),
             Expr::Undef => Ok(V::Undef),
             Expr::Layer(s) => Ok(self.layer(*s)),
-            Expr::Path(s, keys) => path(self.slots.get(*s).and_then(Option::as_ref), keys),
+            Expr::Path(s, keys, hints) => {
+                path(self.slots.get(*s).and_then(Option::as_ref), keys, hints)
+            }
             Expr::Local(s) => Ok(self.local(*s)),
             Expr::Loop(s, attr) => self.loop_attr(*s, *attr),
             Expr::Attr(b, name) => {
@@ -431,7 +433,11 @@ impl<'a> Ctx<'a> {
 }
 
 /// Walks a layer path over borrowed values.
-fn path<'a>(root: Option<&'a Value>, keys: &[crate::value::Str]) -> R<V<'a>> {
+fn path<'a>(
+    root: Option<&'a Value>,
+    keys: &[crate::value::Str],
+    hints: &[crate::value::Hint],
+) -> R<V<'a>> {
     let Some(mut cur) = root else {
         return if keys.is_empty() {
             Ok(V::Undef)
@@ -440,9 +446,9 @@ fn path<'a>(root: Option<&'a Value>, keys: &[crate::value::Str]) -> R<V<'a>> {
         };
     };
     let last = keys.len().saturating_sub(1);
-    for (i, k) in keys.iter().enumerate() {
+    for (i, (k, h)) in keys.iter().zip(hints).enumerate() {
         match cur {
-            Value::Map(m) => match m.get(k) {
+            Value::Map(m) => match m.get_hinted(k, h) {
                 Some(v) => cur = v,
                 None if i == last => return Ok(V::Undef),
                 None => return fail("attribute of undefined value"),

@@ -140,6 +140,17 @@ pub(crate) fn literal_eval(text: &str) -> Option<Value> {
 }
 
 /// SPEC §4.3: a string result becomes a list/dict when it is one as a Python literal.
+/// Whether `b` has a comma: a plain loop for the short values that dominate (a
+/// `memchr` call costs more there).
+#[inline]
+fn has_comma(b: &[u8]) -> bool {
+    if b.len() < 32 {
+        b.contains(&b',')
+    } else {
+        memchr::memchr(b',', b).is_some()
+    }
+}
+
 pub(crate) fn container_literal(s: &str) -> Option<Value> {
     // Cheap pre-check: a container literal starts with a bracket, or is a bare
     // tuple (`1, 2`) and then has a comma.
@@ -149,7 +160,7 @@ pub(crate) fn container_literal(s: &str) -> Option<Value> {
         || (matches!(
             first,
             b'\'' | b'"' | b'-' | b'+' | b'.' | b'0'..=b'9' | b'T' | b'F' | b'N'
-        ) && memchr::memchr(b',', t.as_bytes()).is_some());
+        ) && has_comma(t.as_bytes()));
     if !plausible {
         return None;
     }

@@ -447,6 +447,9 @@ fn str_method<'a>(m: Method, s: &str, pos: &[V<'a>], kw: Kw<'_, 'a>) -> R<V<'a>>
             let sub = req_str(arg(pos, kw, 0, "sub"))?;
             let n = if sub.is_empty() {
                 s.chars().count() + 1
+            } else if let &[b] = sub.as_bytes() {
+                // One ASCII byte: never inside a multi-byte character.
+                memchr::memchr_iter(b, s.as_bytes()).count()
             } else {
                 s.matches(sub).count()
             };
@@ -606,6 +609,19 @@ pub(crate) fn call<'a>(
     pos: Vec<V<'a>>,
     kw: Kw<'_, 'a>,
 ) -> R<V<'a>> {
+    // Stripping a borrowed string that has nothing to strip: the same value, still
+    // borrowed (no copy).
+    if let V::Ref(v @ Value::Str(s)) = recv
+        && matches!(m, Method::Strip | Method::Lstrip | Method::Rstrip)
+        && pos.len() <= 1
+        && kw.is_empty()
+    {
+        let chars = opt_str(pos.first())?;
+        let kept = strip_chars(s, chars, m != Method::Rstrip, m != Method::Lstrip);
+        if kept.len() == s.len() {
+            return Ok(V::Ref(v));
+        }
+    }
     match &recv {
         V::Undef => fail("method of undefined value"),
         V::Match(mo) => match_method(m, mo, &pos, kw),

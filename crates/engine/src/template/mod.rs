@@ -24,7 +24,7 @@ mod tests;
 mod val;
 
 use crate::datetime::Timestamp;
-use crate::value::{Str, Value};
+use crate::value::{Hint, Str, Value};
 
 use ast::{Expr, Init, Node};
 use eval::Ctx;
@@ -67,7 +67,7 @@ enum Kind {
     /// Independent of the event: the result, computed once.
     Const(Result<Option<Value>, EvalError>),
     /// `{{ layer.a.b }}`: a borrowed walk and one clone.
-    Path(usize, Box<[Str]>),
+    Path(usize, Box<[Str]>, Box<[Hint]>),
     /// A single expression: its native value.
     Expr(Expr),
     /// Text and statements: rendered to a string.
@@ -90,8 +90,8 @@ impl Template {
         let parsed = parser::Parser::new(toks, scope).parse_template()?;
         let single = single_expression(&parsed.nodes);
         let mut kind = match single {
-            Some(Expr::Path(slot, keys)) => Kind::Path(*slot, keys.clone()),
-            Some(Expr::Layer(slot)) => Kind::Path(*slot, Box::default()),
+            Some(Expr::Path(slot, keys, hints)) => Kind::Path(*slot, keys.clone(), hints.clone()),
+            Some(Expr::Layer(slot)) => Kind::Path(*slot, Box::default(), Box::default()),
             Some(e) => Kind::Expr(e.clone()),
             None => Kind::Render {
                 nodes: parsed.nodes,
@@ -133,7 +133,7 @@ impl Template {
     /// For a plain `{{ layer.a.b }}` template: the layer slot and the key path.
     pub fn is_plain_path(&self) -> Option<(usize, &[Str])> {
         match &self.kind {
-            Kind::Path(slot, keys) => Some((*slot, keys)),
+            Kind::Path(slot, keys, _) => Some((*slot, keys)),
             _ => None,
         }
     }
@@ -141,15 +141,15 @@ impl Template {
     pub fn eval(&self, env: &Env) -> Result<Option<Value>, EvalError> {
         match &self.kind {
             Kind::Const(r) => r.clone(),
-            Kind::Path(slot, keys) => {
+            Kind::Path(slot, keys, hints) => {
                 let mut cur = match env.slots.get(*slot) {
                     Some(Some(v)) => v,
                     _ if keys.is_empty() => return Ok(None),
                     _ => return Err(EvalError("attribute of undefined value")),
                 };
                 let last = keys.len().saturating_sub(1);
-                for (i, k) in keys.iter().enumerate() {
-                    match cur.as_map().and_then(|m| m.get(k)) {
+                for (i, (k, h)) in keys.iter().zip(hints).enumerate() {
+                    match cur.as_map().and_then(|m| m.get_hinted(k, h)) {
                         Some(v) => cur = v,
                         None if i == last => return Ok(None),
                         None => return Err(EvalError("attribute of undefined value")),

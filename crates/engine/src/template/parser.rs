@@ -11,7 +11,7 @@ use super::lexer::{Tok, Token};
 use super::methods::Method;
 use super::{Scope, TemplateError};
 use crate::regex::Pattern;
-use crate::value::{Str, Value};
+use crate::value::{Hint, Str, Value};
 
 /// Nesting limit for expressions and statements.
 const MAX_DEPTH: usize = 128;
@@ -944,13 +944,19 @@ pub(crate) fn compile_regex(p: &str, anchor: Option<&str>) -> Result<Pattern, ()
     }
 }
 
+/// One position hint per key of a layer path.
+fn hints(n: usize) -> Box<[Hint]> {
+    (0..n).map(|_| Hint::default()).collect()
+}
+
 fn make_attr(base: Expr, name: Str) -> Expr {
     match base {
-        Expr::Layer(s) => Expr::Path(s, vec![name].into_boxed_slice()),
-        Expr::Path(s, keys) => {
+        Expr::Layer(s) => Expr::Path(s, vec![name].into_boxed_slice(), hints(1)),
+        Expr::Path(s, keys, _) => {
             let mut k = keys.into_vec();
             k.push(name);
-            Expr::Path(s, k.into_boxed_slice())
+            let n = k.len();
+            Expr::Path(s, k.into_boxed_slice(), hints(n))
         }
         Expr::GlobalRef(g) => match g.attr(&name) {
             Some(g) => Expr::GlobalRef(g),
@@ -973,13 +979,14 @@ fn make_item(base: Expr, key: Expr) -> Expr {
 fn split_attr(e: Expr) -> Option<(Expr, Str)> {
     match e {
         Expr::Attr(recv, name) => Some((*recv, name)),
-        Expr::Path(s, keys) => {
+        Expr::Path(s, keys, _) => {
             let mut k = keys.into_vec();
             let name = k.pop()?;
             let recv = if k.is_empty() {
                 Expr::Layer(s)
             } else {
-                Expr::Path(s, k.into_boxed_slice())
+                let n = k.len();
+                Expr::Path(s, k.into_boxed_slice(), hints(n))
             };
             Some((recv, name))
         }

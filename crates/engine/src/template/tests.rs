@@ -385,6 +385,22 @@ fn string_methods() {
         Value::from("Hello World")
     );
     assert_eq!(val("{{ 'aaa'.count('a') }}", EV), Value::Int(3));
+    // One-byte needles (memchr), multi-byte needles, non-ASCII text.
+    assert_eq!(val("{{ ev.msg.count(' ') }}", EV), Value::Int(2));
+    assert_eq!(val("{{ ev.msg.count(': ') }}", EV), Value::Int(2));
+    assert_eq!(
+        val("{{ 'éaé'.count('é') }} {{ 'aaaa'.count('aa') }}", EV),
+        Value::from("2 2")
+    );
+    // Strip of a layer string with nothing to strip (borrowed), and with something.
+    assert_eq!(val("{{ ev.s.strip() }}", EV), Value::from("Hello"));
+    assert_eq!(val("{{ ev.s.lstrip('H') }}", EV), Value::from("ello"));
+    assert_eq!(val("{{ ev.s.rstrip('x') }}", EV), Value::from("Hello"));
+    assert_eq!(
+        val("{{ ev.msg.lstrip().startswith('a') }}", EV),
+        Value::Bool(true)
+    );
+    assert!(run("{{ ev.s.strip(1) }}", EV).is_err());
     assert_eq!(val("{{ '42'.zfill(5) }}", EV), Value::from("00042"));
     assert!(run("{{ ev.s.toUpperCase() }}", EV).is_err());
 }
