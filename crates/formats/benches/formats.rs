@@ -111,7 +111,13 @@ fn formats(c: &mut Criterion) {
         };
         for (s, sample, text) in SAMPLES {
             if *s == slug {
-                bench_one(c, slug, sample, &format, text.lines().map(message_map).collect());
+                bench_one(
+                    c,
+                    slug,
+                    sample,
+                    &format,
+                    text.lines().map(message_map).collect(),
+                );
             }
         }
         let cases = intake_formats::builtin_folder(slug)
@@ -131,10 +137,35 @@ impl Scope for FlowScope {
 }
 
 const V5_COLUMNS: &[&str] = &[
-    "version", "account_id", "interface_id", "srcaddr", "dstaddr", "srcport", "dstport", "protocol", "packets",
-    "bytes", "start", "end", "action", "log_status", "vpc_id", "subnet_id", "instance_id", "tcp_flags", "type",
-    "pkt_srcaddr", "pkt_dstaddr", "region", "az_id", "sublocation_type", "sublocation_id", "pkt_src_aws_service",
-    "pkt_dst_aws_service", "flow_direction", "traffic_path",
+    "version",
+    "account_id",
+    "interface_id",
+    "srcaddr",
+    "dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "packets",
+    "bytes",
+    "start",
+    "end",
+    "action",
+    "log_status",
+    "vpc_id",
+    "subnet_id",
+    "instance_id",
+    "tcp_flags",
+    "type",
+    "pkt_srcaddr",
+    "pkt_dstaddr",
+    "region",
+    "az_id",
+    "sublocation_type",
+    "sublocation_id",
+    "pkt_src_aws_service",
+    "pkt_dst_aws_service",
+    "flow_direction",
+    "traffic_path",
 ];
 
 fn micro(c: &mut Criterion) {
@@ -144,14 +175,22 @@ fn micro(c: &mut Criterion) {
     // dsv: one v5 record split on spaces into 29 named columns.
     let mut props = Map::new();
     props.insert("delimiter", Value::from(" "));
-    props.insert("columnnames", Value::List(V5_COLUMNS.iter().map(|c| Value::from(*c)).collect()));
+    props.insert(
+        "columnnames",
+        Value::List(V5_COLUMNS.iter().map(|c| Value::from(*c)).collect()),
+    );
     let mut warnings = Vec::new();
     match externals::compile("dsv.parse-dsv", &props, &FlowScope, &mut warnings) {
         Ok(dsv) => {
             let line = Value::from(VPC_V5.lines().next().unwrap_or_default());
             let slots: [Option<Value>; 0] = [];
-            let env = Env { slots: &slots, now: now() };
-            group.bench_function("dsv_split_v5_29_columns", |b| b.iter(|| dsv.parse(black_box(&line), &env)));
+            let env = Env {
+                slots: &slots,
+                now: now(),
+            };
+            group.bench_function("dsv_split_v5_29_columns", |b| {
+                b.iter(|| dsv.parse(black_box(&line), &env))
+            });
         }
         Err(e) => eprintln!("micro/dsv: cannot compile: {e}"),
     }
@@ -166,12 +205,19 @@ fn micro(c: &mut Criterion) {
             let mut layer = Map::new();
             layer.insert("record", Value::Map(record));
             let slots = [Some(Value::Map(layer))];
-            let env = Env { slots: &slots, now: now() };
+            let env = Env {
+                slots: &slots,
+                now: now(),
+            };
             match t.eval(&env) {
                 Ok(Some(v)) => eprintln!("micro/template_plain_path: evaluates to {v:?}"),
-                other => eprintln!("micro/template_plain_path: evaluates to {other:?} (not the field)"),
+                other => {
+                    eprintln!("micro/template_plain_path: evaluates to {other:?} (not the field)")
+                }
             }
-            group.bench_function("template_plain_path", |b| b.iter(|| t.eval(black_box(&env))));
+            group.bench_function("template_plain_path", |b| {
+                b.iter(|| t.eval(black_box(&env)))
+            });
         }
         Err(e) => eprintln!("micro/template: cannot compile: {e}"),
     }
@@ -179,8 +225,12 @@ fn micro(c: &mut Criterion) {
     // Dates: autodetection of epoch seconds, as text and as an integer.
     let text = Value::from("1599665193");
     let int = Value::Int(1599665193);
-    group.bench_function("date_auto_epoch10_str", |b| b.iter(|| datetime::parse_auto(black_box(&text), now())));
-    group.bench_function("date_auto_epoch10_int", |b| b.iter(|| datetime::parse_auto(black_box(&int), now())));
+    group.bench_function("date_auto_epoch10_str", |b| {
+        b.iter(|| datetime::parse_auto(black_box(&text), now()))
+    });
+    group.bench_function("date_auto_epoch10_int", |b| {
+        b.iter(|| datetime::parse_auto(black_box(&int), now()))
+    });
     group.finish();
 }
 

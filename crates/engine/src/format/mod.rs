@@ -99,7 +99,10 @@ impl Format {
         let (mut name, mut description) = (None, None);
         if let Some(m) = &files.manifest {
             let manifest = parse_yaml(m)?;
-            name = manifest.get("name").and_then(|n| n.as_str()).map(str::to_string);
+            name = manifest
+                .get("name")
+                .and_then(|n| n.as_str())
+                .map(str::to_string);
             description = manifest
                 .get("description")
                 .and_then(|n| n.as_str())
@@ -107,7 +110,8 @@ impl Format {
         }
         let root = parse_yaml(&files.parser)?;
         let mut warnings = Vec::new();
-        let program = compile::compile(&files.parser.path, &root, taxonomy, options, &mut warnings)?;
+        let program =
+            compile::compile(&files.parser.path, &root, taxonomy, options, &mut warnings)?;
         Ok(Format {
             slug: files.slug.clone(),
             name,

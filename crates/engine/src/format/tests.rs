@@ -62,7 +62,10 @@ stages:
     assert_eq!(get(&out, "source.port"), Some(&Value::Int(123)));
     assert_eq!(get(&out, "destination.port"), Some(&Value::Int(124)));
     assert_eq!(get(&out, "network.iana_number"), Some(&Value::from("6")));
-    assert_eq!(get(&out, "@timestamp"), Some(&Value::from("2020-09-09T15:26:33Z")));
+    assert_eq!(
+        get(&out, "@timestamp"),
+        Some(&Value::from("2020-09-09T15:26:33Z"))
+    );
 }
 
 #[test]
@@ -113,10 +116,18 @@ stages:
     .unwrap();
     let a = run(&f, "kind=a");
     assert_eq!(get(&a, "event.code"), Some(&Value::from("alert")));
-    assert_eq!(get(&a, "event.reason"), Some(&Value::from("alert")), "own layer");
+    assert_eq!(
+        get(&a, "event.reason"),
+        Some(&Value::from("alert")),
+        "own layer"
+    );
     assert_eq!(get(&a, "event.action"), None);
     let b = run(&f, "kind=b");
-    assert_eq!(get(&b, "event.code"), Some(&Value::from("none")), "filtered step has no layer");
+    assert_eq!(
+        get(&b, "event.code"),
+        Some(&Value::from("none")),
+        "filtered step has no layer"
+    );
 }
 
 #[test]
@@ -145,7 +156,10 @@ stages:
     .unwrap();
     let out = run(&f, "p=17");
     assert_eq!(get(&out, "network.transport"), Some(&Value::from("udp")));
-    assert_eq!(get(&out, "event.type"), Some(&parse_json(r#"["other"]"#).unwrap()));
+    assert_eq!(
+        get(&out, "event.type"),
+        Some(&parse_json(r#"["other"]"#).unwrap())
+    );
     let out = run(&f, "p=99");
     assert_eq!(get(&out, "network.transport"), None);
 }
@@ -170,8 +184,14 @@ stages:
     let out = run(&f, "src=1.2.3.4 user=bob");
     assert_eq!(get(&out, "custom"), Some(&Value::Map(Map::new())));
     assert_eq!(get(&out, "source.address"), Some(&Value::from("1.2.3.4")));
-    assert_eq!(get(&out, "related.ip"), Some(&parse_json(r#"["1.2.3.4"]"#).unwrap()));
-    assert_eq!(get(&out, "related.user"), Some(&parse_json(r#"["bob"]"#).unwrap()));
+    assert_eq!(
+        get(&out, "related.ip"),
+        Some(&parse_json(r#"["1.2.3.4"]"#).unwrap())
+    );
+    assert_eq!(
+        get(&out, "related.user"),
+        Some(&parse_json(r#"["bob"]"#).unwrap())
+    );
     assert_eq!(get(&out, "event.outcome"), Some(&Value::from("ok")));
 }
 
@@ -199,7 +219,11 @@ stages:
     .unwrap();
     // Neither parser reads "pears": the event is rejected with both reasons.
     let r = f.parse_message("pears", now()).unwrap_err();
-    assert!(r.reason.contains("g (grok.match): no match"), "{}", r.reason);
+    assert!(
+        r.reason.contains("g (grok.match): no match"),
+        "{}",
+        r.reason
+    );
     assert!(r.reason.contains("j (json.parse-json)"), "{}", r.reason);
     let out = run(&f, "3 apples");
     assert_eq!(get(&out, "event.code"), Some(&Value::from("g-defined")));
@@ -230,8 +254,14 @@ vendor.blob.kept: {name: vendor.blob.kept, type: keyword}
     .unwrap();
     let out = run(&f, "n=42 t=a");
     assert_eq!(get(&out, "vendor.count"), Some(&Value::Int(42)));
-    assert_eq!(get(&out, "vendor.tags"), Some(&parse_json(r#"["a"]"#).unwrap()));
-    assert_eq!(get(&out, "vendor.blob"), Some(&parse_json(r#"{"kept":"42"}"#).unwrap()));
+    assert_eq!(
+        get(&out, "vendor.tags"),
+        Some(&parse_json(r#"["a"]"#).unwrap())
+    );
+    assert_eq!(
+        get(&out, "vendor.blob"),
+        Some(&parse_json(r#"{"kept":"42"}"#).unwrap())
+    );
 }
 
 fn load_error(parser: &str) -> String {
@@ -250,16 +280,22 @@ fn load_errors_name_file_line_and_offending_text() {
     let e = load_error("pipeline:\n  - name: missing_stage\nstages: {}\n");
     assert!(e.contains(":2:") && e.contains("missing_stage"), "{e}");
 
-    let e = load_error("pipeline:\n  - name: s\nstages:\n  s:\n    actions:\n      - set:\n          a: '{{ x ) }}'\n");
+    let e = load_error(
+        "pipeline:\n  - name: s\nstages:\n  s:\n    actions:\n      - set:\n          a: '{{ x ) }}'\n",
+    );
     assert!(e.contains(":7:") && e.contains("template error"), "{e}");
 
     let e = load_error("pipeline: [\n");
     assert!(e.contains("invalid YAML"), "{e}");
 
-    let e = load_error("pipeline:\n  - name: s\nstages:\n  s:\n    actions:\n      - sett:\n          a: b\n");
+    let e = load_error(
+        "pipeline:\n  - name: s\nstages:\n  s:\n    actions:\n      - sett:\n          a: b\n",
+    );
     assert!(e.contains(":6:") && e.contains("sett"), "{e}");
 
-    let e = load_error("pipeline:\n  - name: j\n    external:\n      name: json.parse-json\n      properties:\n        input_field: nolayer.message\n");
+    let e = load_error(
+        "pipeline:\n  - name: j\n    external:\n      name: json.parse-json\n      properties:\n        input_field: nolayer.message\n",
+    );
     assert!(e.contains("nolayer"), "{e}");
 }
 

@@ -133,10 +133,7 @@ fn write_field(field: &Field, out: &mut Vec<u8>) {
 pub(crate) type FlowRow<'a> = (i32, &'a str, &'a str, Option<i32>, i64, &'a str);
 
 #[cfg(test)]
-pub(crate) fn write_test_file(
-    path: &std::path::Path,
-    rows: &[FlowRow<'_>],
-) {
+pub(crate) fn write_test_file(path: &std::path::Path, rows: &[FlowRow<'_>]) {
     use parquet::data_type::{ByteArray, ByteArrayType, Int32Type, Int64Type};
     use parquet::file::properties::WriterProperties;
     use parquet::file::writer::SerializedFileWriter;
