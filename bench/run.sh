@@ -65,7 +65,7 @@ corpus_for() { # generator → cached corpus path (generated on first use)
 
 # GNU time's "Elapsed (wall clock) time" is h:mm:ss or m:ss.ss; the wall time is taken
 # with date instead (ns resolution) and time gives the peak RSS.
-run_once() { # format corpus threads result-file → "seconds rss_kib"
+run_once() { # format corpus threads result-file → "wall_us rss_kib cpu_s"
     local format="$1" corpus="$2" t="$3" result="$4" tv="$out/time.$$"
     local t0 t1
     t0=$(date +%s%N)
@@ -73,19 +73,22 @@ run_once() { # format corpus threads result-file → "seconds rss_kib"
         --output "$result" --dead-letter "$result.dead" --now "$now" --quiet 2>"$result.log" \
         || { echo "bench/run.sh: intake failed ($format, $t threads):" >&2; cat "$result.log" >&2; exit 1; }
     t1=$(date +%s%N)
-    local rss
+    local rss cpu
     rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tv")
+    cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$tv")
     rm -f "$tv"
-    echo "$(( (t1 - t0) / 1000 )) $rss"
+    echo "$(( (t1 - t0) / 1000 )) $rss $cpu"
 }
 
 printf '\n%s, %s lines per corpus, %s\n' "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
     "$lines" "nproc=$(nproc)" >&2
 printf 'load average before: %s\n\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-header='| corpus | format | lines | MB | threads | events out | dead | wall s | events/s | MB/s | peak RSS MiB |'
+# events/s and MB/s are per wall-clock second; "events/CPU-s" divides by the process's
+# user+system CPU time, which a busy machine disturbs less than the wall time.
+header='| corpus | format | lines | MB | threads | events out | dead | wall s | events/s | MB/s | CPU s | events/CPU-s | peak RSS MiB |'
 echo "$header"
-echo '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+echo '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
 status=0
 while IFS='|' read -r name gen format; do
     [ -n "$name" ] || continue
@@ -96,20 +99,20 @@ while IFS='|' read -r name gen format; do
     first=""
     for t in $threads_list; do
         result="$out/result-$name-$lines-t$t.ndjson"
-        best_us="" best_rss=0
+        best_us="" best_rss=0 best_cpu=""
         for _ in $(seq "$repeat"); do
             res=$(run_once "$format" "$corpus" "$t" "$result")
-            us=${res% *} rss=${res#* }
-            if [ -z "$best_us" ] || [ "$us" -lt "$best_us" ]; then best_us=$us; fi
+            read -r us rss cpu <<<"$res"
+            if [ -z "$best_us" ] || [ "$us" -lt "$best_us" ]; then best_us=$us best_cpu=$cpu; fi
             if [ "$rss" -gt "$best_rss" ]; then best_rss=$rss; fi # the worst peak of the runs
         done
         written=$(wc -l <"$result")
         dead=$(wc -l <"$result.dead")
         awk -v n="$name" -v f="$format" -v l="$nlines" -v b="$bytes" -v t="$t" -v w="$written" -v d="$dead" \
-            -v us="$best_us" -v rss="$best_rss" 'BEGIN {
+            -v us="$best_us" -v rss="$best_rss" -v cpu="$best_cpu" 'BEGIN {
                 s = us / 1e6
-                printf "| %s | %s | %d | %.1f | %d | %d | %d | %.2f | %.0f | %.1f | %.1f |\n",
-                    n, f, l, b / 1e6, t, w, d, s, l / s, b / 1e6 / s, rss / 1024
+                printf "| %s | %s | %d | %.1f | %d | %d | %d | %.2f | %.0f | %.1f | %.2f | %.0f | %.1f |\n",
+                    n, f, l, b / 1e6, t, w, d, s, l / s, b / 1e6 / s, cpu, l / cpu, rss / 1024
             }'
         if [ -z "$first" ]; then
             first="$result"

@@ -31,11 +31,15 @@ fn format_target(slug: &str) -> Target {
     }
 }
 
-fn files(dir: &Path) -> Vec<Vec<u8>> {
+fn paths(dir: &Path) -> Vec<std::path::PathBuf> {
     let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
     let mut paths: Vec<_> = rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
     paths.sort();
-    paths.iter().filter_map(|p| std::fs::read(p).ok()).collect()
+    paths
+}
+
+fn files(dir: &Path) -> Vec<Vec<u8>> {
+    paths(dir).iter().filter_map(|p| std::fs::read(p).ok()).collect()
 }
 
 fn root() -> &'static Path {
@@ -47,10 +51,16 @@ fn replay() {
     // Only one format per process (the format is loaded once), so formats are not
     // replayed here: use `cargo fuzz run format_… FILE` or the `random` test with
     // STABLE_FUZZ_FORMAT.
+    // REPLAY_VERBOSE=1 names each file before running it (to find an input that aborts).
+    let verbose = std::env::var_os("REPLAY_VERBOSE").is_some();
     let mut n = 0;
     for (name, target) in TARGETS {
         for sub in ["corpus", "artifacts"] {
-            for data in files(&root().join(sub).join(name)) {
+            for path in paths(&root().join(sub).join(name)) {
+                if verbose {
+                    eprintln!("replay {}", path.display());
+                }
+                let Ok(data) = std::fs::read(&path) else { continue };
                 target(&data);
                 n += 1;
             }

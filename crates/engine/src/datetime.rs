@@ -714,8 +714,14 @@ fn compile_format(format: &str) -> Option<Vec<Item>> {
             out.push(Item::Lit(c));
         }
     }
-    Some(out)
+    // Matching recurses once per directive or space: real formats have a few dozen,
+    // and a bound keeps a hostile format from exhausting a worker thread's stack.
+    let steps = out.iter().filter(|i| !matches!(i, Item::Lit(_))).count();
+    (steps <= MAX_FORMAT_STEPS).then_some(out)
 }
+
+/// The most directives and spaces a strptime format may hold.
+const MAX_FORMAT_STEPS: usize = 256;
 
 /// What the directives captured.
 #[derive(Debug, Default, Clone)]
@@ -774,13 +780,18 @@ fn match_items(
         return Some(pos);
     };
     match item {
-        Item::Lit(c) => {
-            let x = *t.get(pos)?;
-            if x.eq_ignore_ascii_case(&c) {
-                match_items(rest, t, pos + 1, f, budget)
-            } else {
-                None
+        Item::Lit(_) => {
+            // Literals never backtrack: consume the whole run here, so recursion depth
+            // follows the directives and spaces, not the format's length.
+            let (mut pos, mut items) = (pos, items);
+            while let Some((&Item::Lit(c), rest)) = items.split_first() {
+                if !t.get(pos)?.eq_ignore_ascii_case(&c) {
+                    return None;
+                }
+                pos += 1;
+                items = rest;
             }
+            match_items(items, t, pos, f, budget)
         }
         Item::Space => {
             // Python's `\s+` is greedy: try the longest run first.
@@ -1188,6 +1199,28 @@ impl StackText {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn long_formats_neither_recurse_deeply_nor_overflow() {
+        let now = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        // A small stack, as worker threads have: literal runs must not recurse.
+        let handle = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let literal = "x".repeat(20_000);
+                let lit = super::parse_with_format(&literal, &literal, super::Zone::Utc, now);
+                let spaces = " %Y".repeat(2000);
+                let dirs = super::parse_with_format("2020", &spaces, super::Zone::Utc, now);
+                (lit, dirs)
+            })
+            .unwrap();
+        let (lit, dirs) = handle.join().expect("no stack overflow");
+        // Like Python's strptime, literals alone match (and give 1900-01-01).
+        assert!(lit.is_some());
+        assert!(dirs.is_none(), "too many directives is refused");
+        assert!(!super::is_valid_format(&"%Y ".repeat(300)));
+        assert!(super::is_valid_format("%d/%b/%Y:%H:%M:%S %z"));
+    }
+
     use super::*;
 
     fn now() -> Timestamp {
