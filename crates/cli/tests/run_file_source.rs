@@ -1,5 +1,6 @@
 //! `intake run` with a `file` source read once: every line of every matching file
-//! becomes an event in the sink or a dead-letter record, and the run ends by itself.
+//! (plain or gzip) becomes an event in the sink or a dead-letter record, and the run
+//! ends by itself.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -30,6 +31,10 @@ fn file_source_reads_every_matching_file_once_and_dead_letters_the_rest() {
     let b: String = (300..500).map(flow).collect::<String>() + "not a flow record\n";
     std::fs::write(logs.join("a.log"), a).unwrap();
     std::fs::write(logs.join("b.log"), b).unwrap();
+    let c: String = (500..600).map(flow).collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, c.as_bytes()).unwrap();
+    std::fs::write(logs.join("c.log.gz"), gz.finish().unwrap()).unwrap();
     std::fs::write(logs.join("ignored.txt"), "2 x\n").unwrap();
 
     let out = dir.path().join("events.ndjson");
@@ -41,7 +46,7 @@ fn file_source_reads_every_matching_file_once_and_dead_letters_the_rest() {
             r#"
 [sources.files]
 type = "file"
-paths = ["{logs}/*.log"]
+paths = ["{logs}/*.log", "{logs}/*.log.gz"]
 format = "aws-vpc-flow-logs"
 dead_letter = "rejects"
 
@@ -81,7 +86,11 @@ path = "{dead}"
     assert!(status.success());
 
     let events = lines(&out);
-    assert_eq!(events.len(), 500, "every flow record of both files");
+    assert_eq!(
+        events.len(),
+        600,
+        "every flow record of every file, gzip included"
+    );
     let mut interfaces: Vec<&str> = events
         .iter()
         .filter_map(|e| {
@@ -91,7 +100,7 @@ path = "{dead}"
         .collect();
     interfaces.sort();
     interfaces.dedup();
-    assert_eq!(interfaces.len(), 500, "each record exactly once");
+    assert_eq!(interfaces.len(), 600, "each record exactly once");
 
     let rejects = lines(&dead);
     assert_eq!(rejects.len(), 1, "{rejects:?}");

@@ -82,7 +82,32 @@ pub fn run(config: FileSourceConfig, output: Output, normalizer: Normalizer, sto
                 },
             );
             let mut buffered = BufReader::new(&mut limited);
-            match super::read_lines(&mut buffered, &output, &normalizer, &origin, t.lines, &stop) {
+            // Files read once may be compressed (recognized by their first bytes);
+            // followed files are read as text, since a compressed stream cannot be tailed.
+            let encoding = match std::io::BufRead::fill_buf(&mut buffered) {
+                Ok(head) if !config.follow => super::s3_sqs::object::sniff(head),
+                _ => super::s3_sqs::object::Encoding::Plain,
+            };
+            let mut decoded: Box<dyn std::io::BufRead + '_> = match encoding {
+                super::s3_sqs::object::Encoding::Gzip => Box::new(BufReader::new(
+                    flate2::bufread::MultiGzDecoder::new(buffered),
+                )),
+                super::s3_sqs::object::Encoding::Zstd => {
+                    match zstd::stream::read::Decoder::with_buffer(buffered) {
+                        Ok(d) => Box::new(BufReader::new(d)),
+                        Err(e) => {
+                            super::report(
+                                &output,
+                                &origin,
+                                format!("corrupt zstd in {origin}: {e}"),
+                            );
+                            continue;
+                        }
+                    }
+                }
+                _ => Box::new(buffered),
+            };
+            match super::read_lines(&mut decoded, &output, &normalizer, &origin, t.lines, &stop) {
                 Ok((n, alive)) => {
                     t.lines += n;
                     t.offset = if config.follow {
