@@ -416,13 +416,16 @@ async fn http_sink_down_then_recovered_nothing_deleted_meanwhile() {
     aws.send(s3_event("flowlogs", "a.log.gz")).await;
     aws.send(s3_event("flowlogs", "b.log")).await;
 
+    // Metrics are process-wide and tests run in parallel: this test's source has a
+    // name of its own, so its counters are its own.
     let config = source_toml(&moto, &aws, "raw", "visibility_timeout_secs = 2")
         .replace("visibility_timeout_secs = 30\n", "")
+        .replace("[sources.flows]", "[sources.flows_503]")
         + &format!(
             r#"
-[sinks.siem]
+[sinks.siem_503]
 type = "http"
-inputs = ["flows"]
+inputs = ["flows_503"]
 uri = "{url}"
 headers = {{ "x-intake-key" = "secret" }}
 compression = "gzip"
@@ -438,7 +441,10 @@ path = "{dir}/rejects.ndjson"
         );
     let running = start(&config);
     let deleted = || {
-        intake_pipeline::metrics::value("intake_sqs_messages_deleted_total", &[("source", "flows")])
+        intake_pipeline::metrics::value(
+            "intake_sqs_messages_deleted_total",
+            &[("source", "flows_503")],
+        )
     };
     let deleted_before = deleted();
     // Failing: retried, and the messages stay in flight (their visibility is extended
@@ -469,7 +475,9 @@ path = "{dir}/rejects.ndjson"
     })
     .await;
     running.stop().await;
-    assert!(intake_pipeline::metrics::value("intake_sink_retries_total", &[("sink", "siem")]) >= 6);
+    assert!(
+        intake_pipeline::metrics::value("intake_sink_retries_total", &[("sink", "siem_503")]) >= 6
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
