@@ -8,7 +8,6 @@ use std::sync::Arc;
 use super::ast::Call;
 use super::eval::{Ctx, compare};
 use super::methods::{capitalize, items_of_map};
-use super::parser::compile_regex;
 use super::pyfmt;
 use super::strfmt;
 use super::val::*;
@@ -565,18 +564,7 @@ fn jinja_title(s: &str) -> std::string::String {
 }
 
 fn regex_of(regex: Option<&Result<Arc<Pattern>, ()>>, pos: &[V]) -> R<Arc<Pattern>> {
-    if let Some(r) = regex {
-        return r
-            .clone()
-            .map_err(|_| EvalError("invalid regular expression"));
-    }
-    let p = pos
-        .first()
-        .and_then(V::as_str)
-        .ok_or(EvalError("pattern must be a string"))?;
-    compile_regex(p, None)
-        .map(Arc::new)
-        .map_err(|_| EvalError("invalid regular expression"))
+    super::globals::pattern_arg(regex, pos, None)
 }
 
 fn case_sensitive(pos: &[V], kw: Kw, i: usize) -> bool {

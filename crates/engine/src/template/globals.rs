@@ -100,7 +100,17 @@ fn int_arg(v: &V) -> R<i64> {
 
 /// The pattern for a `re` call: precompiled when constant, else compiled now.
 fn pattern(call: &Call<Global>, pos: &[V], anchor: Option<&str>) -> R<Arc<Pattern>> {
-    if let Some(r) = &call.regex {
+    pattern_arg(call.regex.as_ref(), pos, anchor)
+}
+
+/// A regex argument: the pattern precompiled at template compile time when it was a
+/// constant, else the first positional argument compiled now.
+pub(super) fn pattern_arg(
+    precompiled: Option<&Result<Arc<Pattern>, ()>>,
+    pos: &[V],
+    anchor: Option<&str>,
+) -> R<Arc<Pattern>> {
+    if let Some(r) = precompiled {
         return r
             .clone()
             .map_err(|_| EvalError("invalid regular expression"));
