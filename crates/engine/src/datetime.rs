@@ -1164,6 +1164,69 @@ fn format_with(t: Timestamp, always_fraction: bool) -> crate::value::Str {
 }
 
 /// A small ASCII text built on the stack.
+/// [`parse_auto`] then [`format_ecs_str`] for the most common shape of date, a
+/// 10-digit epoch in seconds (a string of exactly ten ASCII digits, or an integer
+/// with ten digits), without going through the general autodetection. `None` for
+/// any other value: the caller then takes the general path.
+pub fn epoch_seconds_ecs_str(value: &Value) -> Option<crate::value::Str> {
+    let secs = match value {
+        Value::Int(i) if (1_000_000_000..=9_999_999_999).contains(i) => *i,
+        Value::Str(s) if s.len() == 10 => {
+            let mut v: i64 = 0;
+            for &c in s.as_bytes() {
+                if !c.is_ascii_digit() {
+                    return None;
+                }
+                v = v * 10 + (c - b'0') as i64;
+            }
+            v
+        }
+        _ => return None,
+    };
+    // Below 10^10 seconds: years 1970..=2286, always in range, never a fraction.
+    let days = secs / 86_400;
+    let sod = (secs % 86_400) as u32;
+    let (year, month, day) = civil_from_days(days);
+    let mut out = *b"0000-00-00T00:00:00Z";
+    let two = |out: &mut [u8; 20], at: usize, v: u32| {
+        out[at] = b'0' + (v / 10) as u8;
+        out[at + 1] = b'0' + (v % 10) as u8;
+    };
+    two(&mut out, 0, year / 100);
+    two(&mut out, 2, year % 100);
+    two(&mut out, 5, month);
+    two(&mut out, 8, day);
+    two(&mut out, 11, sod / 3600);
+    two(&mut out, 14, sod / 60 % 60);
+    two(&mut out, 17, sod % 60);
+    // ASCII only: valid UTF-8.
+    Some(crate::value::Str::from(
+        std::str::from_utf8(&out).unwrap_or_default(),
+    ))
+}
+
+/// The proleptic Gregorian (year, month, day) of a non-negative count of days since
+/// 1970-01-01. Years are counted from March (so that the leap day ends a year) in
+/// 400-year cycles of 146097 days.
+fn civil_from_days(days: i64) -> (u32, u32, u32) {
+    // Days since 0000-03-01.
+    let z = days + 719_468;
+    let cycle = z / 146_097;
+    let day_of_cycle = z % 146_097;
+    // Each 4-year block has one leap day, except the last of each century (and the
+    // last day of the 400-year cycle is its own leap day).
+    let year_of_cycle =
+        (day_of_cycle - day_of_cycle / 1460 + day_of_cycle / 36_524 - day_of_cycle / 146_096) / 365;
+    let day_of_year =
+        day_of_cycle - (365 * year_of_cycle + year_of_cycle / 4 - year_of_cycle / 100);
+    // Months from March, with the 153-days-per-5-months pattern.
+    let m = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * m + 2) / 5 + 1;
+    let month = if m < 10 { m + 3 } else { m - 9 };
+    let year = cycle * 400 + year_of_cycle + i64::from(month <= 2);
+    (year as u32, month as u32, day as u32)
+}
+
 struct StackText {
     buf: [u8; 40],
     len: usize,
@@ -1199,6 +1262,55 @@ impl StackText {
 
 #[cfg(test)]
 mod tests {
+    use crate::value::Value;
+
+    #[test]
+    fn epoch_seconds_fast_path_matches_the_general_path() {
+        let now = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let general = |v: &Value| super::parse_auto(v, now).map(super::format_ecs_str);
+        // Day, month, leap-year and century boundaries, then a stride over the range.
+        let mut secs: Vec<i64> = vec![
+            1_000_000_000,
+            9_999_999_999,
+            951_782_400,
+            951_868_800,
+            4_107_542_400,
+            4_107_628_800,
+            4_102_444_799,
+            4_102_444_800,
+            1_709_164_800,
+            1_709_251_199,
+        ];
+        secs.extend((1_000_000_000..10_000_000_000i64).step_by(7_777_777));
+        for s in secs {
+            // Below 10^9, only the zero-padded text has ten digits.
+            let int = (s >= 1_000_000_000).then_some(Value::Int(s));
+            for v in int.into_iter().chain([Value::from(format!("{s:010}"))]) {
+                let fast = super::epoch_seconds_ecs_str(&v);
+                assert!(fast.is_some(), "{v:?}");
+                assert_eq!(fast, general(&v), "{v:?}");
+            }
+        }
+        // Leading zeros still count as ten digits of seconds.
+        let v = Value::from("0123456789");
+        assert_eq!(super::epoch_seconds_ecs_str(&v), general(&v));
+        // Anything else is left to the general path.
+        for v in [
+            Value::Int(999_999_999),
+            Value::Int(10_000_000_000),
+            Value::Int(-1_000_000_000),
+            Value::from(" 1600220009"),
+            Value::from("1600220009 "),
+            Value::from("160022000x"),
+            Value::from("16002200091"),
+            Value::from("1600220009.5"),
+            Value::from("٠١٢٣٤٥٦٧٨٩"),
+            Value::Float(1_600_220_009.0),
+        ] {
+            assert_eq!(super::epoch_seconds_ecs_str(&v), None, "{v:?}");
+        }
+    }
+
     #[test]
     fn long_formats_neither_recurse_deeply_nor_overflow() {
         let now = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();

@@ -274,6 +274,9 @@ fn coerce_scalar(ty: FieldType, value: Value, now: Timestamp) -> Value {
         }
         (FieldType::Boolean, Value::Int(i)) if i == 0 || i == 1 => Value::Bool(i == 1),
         (FieldType::Date, v @ (Value::Str(_) | Value::Int(_) | Value::Float(_))) => {
+            if let Some(text) = datetime::epoch_seconds_ecs_str(&v) {
+                return Value::Str(text);
+            }
             match datetime::parse_auto(&v, now) {
                 Some(t) => Value::Str(datetime::format_ecs_str(t)),
                 None => v,
@@ -300,6 +303,22 @@ fn coerce_scalar(ty: FieldType, value: Value, now: Timestamp) -> Value {
 
 /// Python's `int(s)`, else `float(s)`; integers beyond i64 clamp to its bounds.
 fn parse_number(s: &str) -> Option<Value> {
+    // Short ASCII digit strings (ports, counters) are the common case: no trimming,
+    // no overflow (at most 18 digits), nothing else to try.
+    if (1..=18).contains(&s.len()) {
+        let mut v: i64 = 0;
+        let mut all_digits = true;
+        for &c in s.as_bytes() {
+            if !c.is_ascii_digit() {
+                all_digits = false;
+                break;
+            }
+            v = v * 10 + (c - b'0') as i64;
+        }
+        if all_digits {
+            return Some(Value::Int(v));
+        }
+    }
     let t = s.trim();
     if t.is_empty() {
         return None;
@@ -338,6 +357,45 @@ mod tests {
 
     fn now() -> Timestamp {
         chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap()
+    }
+
+    #[test]
+    fn digit_strings_parse_like_the_general_path() {
+        for s in [
+            "0",
+            "7",
+            "007",
+            "443",
+            "65535",
+            "123456789012345678",
+            "999999999999999999",
+            "1234567890123456789",
+            "99999999999999999999",
+            " 42",
+            "42 ",
+            "+42",
+            "-42",
+            "4_2",
+            "4.2",
+            "",
+        ] {
+            let general = {
+                let t = s.trim();
+                let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+                if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                    Some(Value::Int(t.parse::<i64>().unwrap_or(
+                        if t.starts_with('-') {
+                            i64::MIN
+                        } else {
+                            i64::MAX
+                        },
+                    )))
+                } else {
+                    t.parse::<f64>().ok().map(Value::Float)
+                }
+            };
+            assert_eq!(parse_number(s), general, "{s:?}");
+        }
     }
 
     fn coerce_value(ty: FieldType, v: Value) -> Value {
