@@ -346,21 +346,22 @@ fn formats_test_shows_the_first_differing_fields_and_fails() {
     );
 }
 
+/// Writes `parser` as a format folder in `dir` and runs `intake parse` with it.
+fn parse_with_format(dir: &Path, parser: &str) -> Output {
+    write_format(dir, parser, r#"{"input":{"message":"x"},"expected":{}}"#);
+    intake()
+        .args(["parse", "--format"])
+        .arg(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn a_broken_format_is_refused_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let broken = KV_PARSER.replace("\"{{ kv.message.user }}\"", "\"{{ kv.message.user | }}\"");
-    write_format(
-        dir.path(),
-        &broken,
-        r#"{"input":{"message":"x"},"expected":{}}"#,
-    );
-    let out = intake()
-        .args(["parse", "--format"])
-        .arg(dir.path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = parse_with_format(dir.path(), &broken);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -370,17 +371,7 @@ fn a_broken_format_is_refused_with_file_and_line() {
     assert!(stderr.contains("template"), "{stderr}");
 
     let unknown = KV_PARSER.replace("kv.parse-kv", "kv.parse-kvv");
-    write_format(
-        dir.path(),
-        &unknown,
-        r#"{"input":{"message":"x"},"expected":{}}"#,
-    );
-    let out = intake()
-        .args(["parse", "--format"])
-        .arg(dir.path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = parse_with_format(dir.path(), &unknown);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
