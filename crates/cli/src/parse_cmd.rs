@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use base64::Engine as _;
 use intake_engine::json::{parse_json, write_json, write_json_str};
-use intake_engine::{Format, Map, Timestamp, Value};
+use intake_engine::{Format, Timestamp, Value};
 
 use crate::input::{self, Batch, LineKind, LineSplitter};
 
@@ -130,9 +130,20 @@ impl Worker<'_> {
             };
             let event = match self.kind {
                 InputKind::Lines => {
-                    let mut m = Map::with_capacity(1);
-                    m.insert("message", Value::from(text));
-                    m
+                    // Raw lines take the format's direct path to JSON.
+                    match self
+                        .format
+                        .parse_message_json(text, self.now, &mut out.events)
+                    {
+                        Ok(()) => {
+                            out.events.push(b'\n');
+                            out.written += 1;
+                        }
+                        Err(r) => {
+                            dead_letter(&mut out, &batch.input, line.number, bytes, &r.reason)
+                        }
+                    }
+                    continue;
                 }
                 InputKind::Json => match parse_json(text) {
                     Ok(Value::Map(m)) => m,

@@ -148,6 +148,42 @@ impl Tops {
     }
 }
 
+/// The dotted source paths of each `related.*` key, in rule order, for executors
+/// that resolve the rules ahead of time.
+pub(crate) fn related_sources() -> Vec<(&'static str, Vec<Vec<&'static str>>)> {
+    let full = |(top, rest): &Path| {
+        let mut p = vec![top.name()];
+        p.extend_from_slice(rest);
+        p
+    };
+    let mut hash = Vec::new();
+    for base in HASHED {
+        for kind in HASH_KINDS {
+            let mut p = full(base);
+            p.extend(["hash", kind]);
+            hash.push(p);
+        }
+    }
+    for kind in TLS_HASH_KINDS {
+        hash.push(vec!["tls", "server", "hash", kind]);
+    }
+    vec![
+        ("ip", RELATED_IP.iter().map(full).collect()),
+        ("user", RELATED_USER.iter().map(full).collect()),
+        ("hosts", RELATED_HOSTS.iter().map(full).collect()),
+        ("hash", hash),
+    ]
+}
+
+/// The objects that get an `address` (from `domain`, else `ip`), in rule order.
+pub(crate) const ADDRESS_SIDES: [&str; 3] = ["source", "destination", "client"];
+
+/// Copies made when the destination is absent: `(from, to)`, in rule order.
+pub(crate) const COPIES: [(&[&str], &[&str]); 2] = [
+    (&["action", "outcome"], &["event", "outcome"]),
+    (&["host", "hostname"], &["host", "name"]),
+];
+
 /// Applies every enrichment to `event` in place.
 pub fn enrich(event: &mut Map) {
     let tops = Tops::of(event);
@@ -189,7 +225,7 @@ fn collect(event: &Map, tops: &Tops, paths: &[Path], out: &mut Vec<Str>) -> bool
     any
 }
 
-fn push_value(v: &Value, out: &mut Vec<Str>) {
+pub(crate) fn push_value(v: &Value, out: &mut Vec<Str>) {
     match v {
         Value::List(items) => items.iter().for_each(|i| push_scalar(i, out)),
         other => push_scalar(other, out),

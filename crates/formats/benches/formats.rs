@@ -184,10 +184,7 @@ fn micro(c: &mut Criterion) {
         Ok(dsv) => {
             let line = Value::from(VPC_V5.lines().next().unwrap_or_default());
             let slots: [Option<Value>; 0] = [];
-            let env = Env {
-                slots: &slots,
-                now: now(),
-            };
+            let env = Env::new(&slots, now());
             group.bench_function("dsv_split_v5_29_columns", |b| {
                 b.iter(|| dsv.parse(black_box(&line), &env))
             });
@@ -205,10 +202,7 @@ fn micro(c: &mut Criterion) {
             let mut layer = Map::new();
             layer.insert("record", Value::Map(record));
             let slots = [Some(Value::Map(layer))];
-            let env = Env {
-                slots: &slots,
-                now: now(),
-            };
+            let env = Env::new(&slots, now());
             match t.eval(&env) {
                 Ok(Some(v)) => eprintln!("micro/template_plain_path: evaluates to {v:?}"),
                 other => {

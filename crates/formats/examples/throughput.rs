@@ -5,8 +5,9 @@
 
 use std::time::Instant;
 
-use intake_engine::json::write_json;
-use intake_engine::{Map, Value};
+// The allocator the `intake` binary uses.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -14,21 +15,28 @@ fn main() {
         eprintln!("usage: throughput FORMAT FILE");
         std::process::exit(2);
     };
-    let format = intake_formats::builtin(slug).unwrap_or_else(|e| {
+    let mut format = intake_formats::builtin(slug).unwrap_or_else(|e| {
         eprintln!("{e}");
         std::process::exit(2)
     });
+    if std::env::var_os("INTAKE_INTERPRET").is_some() {
+        format = format.interpreted_only();
+    }
     let text = std::fs::read_to_string(path).expect("readable UTF-8 file");
     let now = chrono::Utc::now();
     let mut out = Vec::with_capacity(1 << 20);
     let (mut ok, mut rejected, mut bytes) = (0u64, 0u64, 0usize);
     let start = Instant::now();
+    eprintln!(
+        "{slug}: {}",
+        match format.plan_refusal() {
+            None => "planned".to_string(),
+            Some(why) => format!("interpreted ({why})"),
+        }
+    );
     for line in text.lines() {
-        let mut input = Map::with_capacity(1);
-        input.insert("message", Value::from(line));
-        match format.parse(input, now) {
-            Ok(v) => {
-                write_json(&v, &mut out);
+        match format.parse_message_json(line, now, &mut out) {
+            Ok(()) => {
                 out.push(b'\n');
                 ok += 1;
             }

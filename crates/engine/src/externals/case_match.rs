@@ -63,6 +63,11 @@ impl CaseMatch {
 }
 
 impl Parser for CaseMatch {
+    fn reads_layers(&self) -> bool {
+        // Conservative: a templated property may read any layer.
+        true
+    }
+
     fn parse(&self, input: &Value, env: &Env) -> Result<Value, Failure> {
         let key = self.key(env)?;
         let Some((_, grok)) = self.patterns.iter().find(|(k, _)| *k == key) else {

@@ -74,6 +74,11 @@ impl DateParse {
 }
 
 impl Parser for DateParse {
+    fn reads_layers(&self) -> bool {
+        // Conservative: a templated property may read any layer.
+        true
+    }
+
     fn parse(&self, input: &Value, env: &Env) -> Result<Value, Failure> {
         let t = match &self.format {
             Format::Epoch => datetime::parse_epoch(input),
@@ -96,10 +101,7 @@ mod tests {
 
     fn date(props: &[(&str, Value)], input: Value) -> Option<String> {
         let (p, _) = build("date.parse", props).unwrap();
-        let env = Env {
-            slots: &[],
-            now: now(),
-        };
+        let env = Env::new(&[], now());
         p.parse(&input, &env)
             .ok()
             .map(|v| v.as_str().unwrap().to_string())

@@ -99,20 +99,30 @@ impl Dsv {
 
     /// Plain split on a one-byte delimiter (no quotes, no newlines in `text`).
     fn split_fast(&self, text: &str, delim: u8, out: &mut Map) {
+        self.each_field(text, delim, &mut |index, field| self.put(out, index, field));
+    }
+
+    /// The unquoted fields of `text` by column index, as many as there are columns.
+    fn each_field<'t>(&self, text: &'t str, delim: u8, field: &mut dyn FnMut(usize, &'t str)) {
         let bytes = text.as_bytes();
         let mut start = 0;
         for index in 0..self.columns.len() {
             match memchr(delim, &bytes[start..]) {
                 Some(i) => {
-                    self.put(out, index, &text[start..start + i]);
+                    field(index, &text[start..start + i]);
                     start += i + 1;
                 }
                 None => {
-                    self.put(out, index, &text[start..]);
+                    field(index, &text[start..]);
                     return;
                 }
             }
         }
+    }
+
+    /// Whether `text` splits without quote handling (the common case).
+    fn is_plain(&self, text: &str) -> bool {
+        self.delimiter.is_ascii() && memchr3(b'"', b'\n', b'\r', text.as_bytes()).is_none()
     }
 
     /// Python `csv` reader state machine, for the first record of `text`.
@@ -169,8 +179,7 @@ impl Parser for Dsv {
     fn parse(&self, input: &Value, _env: &Env) -> Result<Value, Failure> {
         let text = input_text(input)?;
         let mut out = Map::with_capacity(self.width);
-        let bytes = text.as_bytes();
-        if self.delimiter.is_ascii() && memchr3(b'"', b'\n', b'\r', bytes).is_none() {
+        if self.is_plain(&text) {
             if !text.is_empty() {
                 self.split_fast(&text, self.delimiter as u8, &mut out);
             }
@@ -178,6 +187,20 @@ impl Parser for Dsv {
             self.split_quoted(&text, &mut out);
         }
         Ok(Value::Map(out))
+    }
+
+    fn field_names(&self) -> Option<&[Option<Str>]> {
+        Some(&self.columns)
+    }
+
+    fn split_fields<'t>(&self, text: &'t str, field: &mut dyn FnMut(usize, &'t str)) -> Option<()> {
+        if !self.is_plain(text) {
+            return None;
+        }
+        if !text.is_empty() {
+            self.each_field(text, self.delimiter as u8, field);
+        }
+        Some(())
     }
 }
 

@@ -52,10 +52,7 @@ mod tests {
         let (p, _) = build("json.parse-json", &[]).unwrap();
         let mut m = Map::new();
         m.insert("k", Value::from("v"));
-        let env = Env {
-            slots: &[],
-            now: now(),
-        };
+        let env = Env::new(&[], now());
         assert_eq!(p.parse(&Value::Map(m.clone()), &env), Ok(Value::Map(m)));
         assert!(run(&*p, "{not json").is_err());
         assert!(run(&*p, "{} trailing").is_err());

@@ -12,7 +12,7 @@ mod json;
 mod kv;
 
 use crate::template::{Env, Scope};
-use crate::value::{Map, Value};
+use crate::value::{Map, Str, Value};
 
 /// Why a parser produced nothing. Both are silent per SPEC §2.0; they differ only
 /// in that a non-matching `grok.match` leaves an empty layer behind.
@@ -26,6 +26,30 @@ pub enum Failure {
 
 pub trait Parser: Send + Sync + std::fmt::Debug {
     fn parse(&self, input: &Value, env: &Env) -> Result<Value, Failure>;
+
+    /// Whether parsing reads layers through templated properties (a time zone or a
+    /// key given as a template). Executors that do not keep layers as maps skip such
+    /// parsers.
+    fn reads_layers(&self) -> bool {
+        false
+    }
+
+    /// The field names of a parser whose output is always a flat mapping of text
+    /// fields (dsv columns), by position; `None` for other parsers.
+    fn field_names(&self) -> Option<&[Option<Str>]> {
+        None
+    }
+
+    /// Hands each output field of `text` to `field` by its position in
+    /// [`Parser::field_names`] instead of building the mapping. `None` when this
+    /// input needs the general path ([`Parser::parse`]); nothing was handed out then.
+    fn split_fields<'t>(
+        &self,
+        _text: &'t str,
+        _field: &mut dyn FnMut(usize, &'t str),
+    ) -> Option<()> {
+        None
+    }
 }
 
 /// Compiles the external `name` (e.g. `kv.parse-kv`) with its properties. Unknown
@@ -186,10 +210,7 @@ pub(crate) mod test_support {
 
     pub fn run(p: &dyn Parser, input: &str) -> Result<Value, Failure> {
         let slots = [];
-        let env = Env {
-            slots: &slots,
-            now: now(),
-        };
+        let env = Env::new(&slots, now());
         p.parse(&Value::from(input), &env)
     }
 

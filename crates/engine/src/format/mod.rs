@@ -8,6 +8,7 @@
 //!   the dead letter). `Format` is `Send + Sync`: share it across threads.
 
 mod compile;
+mod plan;
 mod run;
 pub mod yaml;
 
@@ -80,6 +81,8 @@ pub struct Format {
     description: Option<String>,
     warnings: Vec<LoadError>,
     program: compile::Program,
+    /// The flat executor for this format, or why its shape does not allow one.
+    plan: Result<plan::Plan, &'static str>,
 }
 
 fn parse_yaml(file: &SourceFile) -> Result<yaml::Node, LoadError> {
@@ -112,12 +115,14 @@ impl Format {
         let mut warnings = Vec::new();
         let program =
             compile::compile(&files.parser.path, &root, taxonomy, options, &mut warnings)?;
+        let plan = plan::Plan::compile(&program);
         Ok(Format {
             slug: files.slug.clone(),
             name,
             description,
             warnings,
             program,
+            plan,
         })
     }
 
@@ -148,6 +153,44 @@ impl Format {
     }
 
     /// Shorthand for an input event that is just `{"message": message}`.
+    /// Whether events of this format run on the flat executor (see `plan.rs`)
+    /// rather than the interpreter.
+    pub fn is_planned(&self) -> bool {
+        self.plan.is_ok()
+    }
+
+    /// Why events of this format are interpreted rather than planned, if they are.
+    pub fn plan_refusal(&self) -> Option<&'static str> {
+        self.plan.as_ref().err().copied()
+    }
+
+    /// This format without its flat executor: every event is interpreted. The two
+    /// give the same events; this is for comparing them and for diagnosis.
+    pub fn interpreted_only(mut self) -> Format {
+        self.plan = Err("interpreted on request");
+        self
+    }
+
+    /// Normalizes a raw message and appends the event to `out` as one JSON object
+    /// (no newline). On rejection `out` is left as it was.
+    pub fn parse_message_json(
+        &self,
+        message: &str,
+        now: Timestamp,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Rejection> {
+        if let Ok(plan) = &self.plan {
+            let mark = out.len();
+            match plan.run(&self.program, message, now, out) {
+                plan::Planned::Written => return Ok(()),
+                plan::Planned::Fallback => out.truncate(mark),
+            }
+        }
+        let event = self.parse_message(message, now)?;
+        crate::json::write_json(&event, out);
+        Ok(())
+    }
+
     pub fn parse_message(&self, message: &str, now: Timestamp) -> Result<Value, Rejection> {
         let mut input = Map::with_capacity(1);
         input.insert("message", Value::from(message));

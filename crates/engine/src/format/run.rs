@@ -32,7 +32,7 @@ fn passes(filter: &Option<Tpl>, env: &Env) -> bool {
 }
 
 /// "No value": such results are never written.
-fn is_empty(v: &Value) -> bool {
+pub(super) fn is_empty(v: &Value) -> bool {
     match v {
         Value::Null => true,
         Value::Str(s) => s.is_empty() || s == "None",
@@ -123,10 +123,7 @@ struct Run<'p> {
 
 impl Run<'_> {
     fn env(&self) -> Env<'_> {
-        Env {
-            slots: &self.slots,
-            now: self.now,
-        }
+        Env::new(&self.slots, self.now)
     }
 
     /// Types and writes one value to `final` (and the stage layer when kept).

@@ -107,6 +107,8 @@ pub(crate) enum Expr {
     /// `layer.a.b`: a layer and constant keys (with a position hint each), walked
     /// without copies.
     Path(usize, Box<[Str]>, Box<[Hint]>),
+    /// A path bound to a register by [`super::Template::rebind`].
+    Reg(u32),
     Local(usize),
     Loop(usize, LoopAttr),
     Attr(Box<Expr>, Str),

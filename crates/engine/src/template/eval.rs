@@ -27,16 +27,18 @@ pub(crate) type Evaluated<'a> = (Vec<V<'a>>, Vec<(&'a str, V<'a>)>);
 
 pub(crate) struct Ctx<'a> {
     slots: &'a [Option<Value>],
+    regs: &'a dyn super::Registers,
     pub now: Timestamp,
     locals: Vec<Slot<'a>>,
     budget: usize,
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(slots: &'a [Option<Value>], now: Timestamp, nlocals: usize) -> Ctx<'a> {
+    pub fn new(env: &super::Env<'a>, nlocals: usize) -> Ctx<'a> {
         Ctx {
-            slots,
-            now,
+            slots: env.slots,
+            regs: env.regs,
+            now: env.now,
             locals: vec![Slot::V(V::Undef); nlocals],
             budget: MAX_ITERATIONS,
         }
@@ -95,6 +97,11 @@ impl<'a> Ctx<'a> {
             Expr::Path(s, keys, hints) => {
                 path(self.slots.get(*s).and_then(Option::as_ref), keys, hints)
             }
+            Expr::Reg(r) => match self.regs.get(*r) {
+                super::Bound::Value(v) => Ok(V::Ref(v)),
+                super::Bound::Undefined => Ok(V::Undef),
+                super::Bound::Absent => fail("attribute of undefined value"),
+            },
             Expr::Local(s) => Ok(self.local(*s)),
             Expr::Loop(s, attr) => self.loop_attr(*s, *attr),
             Expr::Attr(b, name) => {
@@ -548,7 +555,8 @@ pub(crate) fn foldable(e: &Expr) -> bool {
 /// `None` when it fails or is not a plain value (left for runtime).
 pub(crate) fn eval_const(e: &Expr) -> Option<Option<Value>> {
     let epoch = Timestamp::default();
-    let mut ctx = Ctx::new(&[], epoch, 0);
+    let env = super::Env::new(&[], epoch);
+    let mut ctx = Ctx::new(&env, 0);
     match ctx.expr(e) {
         Ok(V::Undef) => Some(None),
         Ok(V::Ref(v)) => Some(Some(v.clone())),

@@ -18,10 +18,13 @@ mod literal;
 mod methods;
 mod parser;
 mod pyfmt;
+mod rebind;
 mod strfmt;
 #[cfg(test)]
 mod tests;
 mod val;
+
+pub use rebind::Binder;
 
 use crate::datetime::Timestamp;
 use crate::value::{Hint, Str, Value};
@@ -41,6 +44,50 @@ pub trait Scope {
 pub struct Env<'a> {
     pub slots: &'a [Option<Value>],
     pub now: Timestamp,
+    /// Values of the registers a rebound template reads (see [`Template::rebind`]).
+    pub regs: &'a dyn Registers,
+}
+
+impl<'a> Env<'a> {
+    /// An environment without registers.
+    pub fn new(slots: &'a [Option<Value>], now: Timestamp) -> Env<'a> {
+        Env {
+            slots,
+            now,
+            regs: &NoRegisters,
+        }
+    }
+}
+
+/// What a register holds while a rebound template runs.
+pub enum Bound<'a> {
+    /// A parent of the path is missing: reading it is an error, as for a path.
+    Absent,
+    /// The parent exists but not the last key: Jinja's Undefined.
+    Undefined,
+    Value(&'a Value),
+}
+
+/// Register values by number, supplied by whoever rebound the template.
+pub trait Registers {
+    fn get(&self, reg: u32) -> Bound<'_>;
+}
+
+struct NoRegisters;
+
+impl Registers for NoRegisters {
+    fn get(&self, _: u32) -> Bound<'_> {
+        Bound::Absent
+    }
+}
+
+/// How a rebound path is used, so that the binder can refuse what it cannot serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathUse {
+    /// Only whether it is defined matters (`x is defined`, `x is undefined`).
+    Presence,
+    /// Its value is read.
+    Value,
 }
 
 /// A template syntax error, with the byte offset in the template source.
@@ -68,8 +115,13 @@ enum Kind {
     Const(Result<Option<Value>, EvalError>),
     /// `{{ layer.a.b }}`: a borrowed walk and one clone.
     Path(usize, Box<[Str]>, Box<[Hint]>),
+    /// `{{ layer.a.b }}` rebound to a register.
+    Reg(u32),
     /// A single expression: its native value.
     Expr(Expr),
+    /// A single expression of a common shape, run without the evaluator on the
+    /// values the shape covers (and by `expr` otherwise).
+    Shaped(Shape, Operand, Expr),
     /// Text and statements: rendered to a string.
     Render {
         nodes: Vec<Node>,
@@ -84,6 +136,118 @@ pub struct Template {
     kind: Kind,
 }
 
+/// Expression shapes common enough in formats to skip the evaluator for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Shape {
+    /// `x | int if x is number else x`: numbers from JSON, text from text records.
+    IntIfNumber,
+    /// `x | lower`
+    Lower,
+    /// `x | upper`
+    Upper,
+}
+
+/// The path a shaped expression reads.
+#[derive(Debug, Clone)]
+enum Operand {
+    Path(usize, Box<[Str]>, Box<[Hint]>),
+    Reg(u32),
+}
+
+impl Operand {
+    fn of(e: &Expr) -> Option<Operand> {
+        match e {
+            Expr::Path(slot, keys, hints) => {
+                Some(Operand::Path(*slot, keys.clone(), hints.clone()))
+            }
+            Expr::Reg(r) => Some(Operand::Reg(*r)),
+            _ => None,
+        }
+    }
+
+    fn same(&self, e: &Expr) -> bool {
+        match (self, e) {
+            (Operand::Path(s, k, _), Expr::Path(t, l, _)) => s == t && k == l,
+            (Operand::Reg(r), Expr::Reg(q)) => r == q,
+            _ => false,
+        }
+    }
+
+    /// The operand's value: `Ok(None)` for Undefined, an error when a parent is missing.
+    fn get<'e>(&self, env: &'e Env) -> Result<Option<&'e Value>, EvalError>
+    where
+        Self: 'e,
+    {
+        match self {
+            Operand::Reg(r) => match env.regs.get(*r) {
+                Bound::Value(v) => Ok(Some(v)),
+                Bound::Undefined => Ok(None),
+                Bound::Absent => Err(EvalError("attribute of undefined value")),
+            },
+            Operand::Path(slot, keys, hints) => {
+                let mut cur = match env.slots.get(*slot) {
+                    Some(Some(v)) => v,
+                    _ if keys.is_empty() => return Ok(None),
+                    _ => return Err(EvalError("attribute of undefined value")),
+                };
+                let last = keys.len().saturating_sub(1);
+                for (i, (k, h)) in keys.iter().zip(hints).enumerate() {
+                    match cur {
+                        Value::Map(m) => match m.get_hinted(k, h) {
+                            Some(v) => cur = v,
+                            None if i == last => return Ok(None),
+                            None => return Err(EvalError("attribute of undefined value")),
+                        },
+                        _ if i == last => return Ok(None),
+                        _ => return Err(EvalError("attribute of undefined value")),
+                    }
+                }
+                Ok(Some(cur))
+            }
+        }
+    }
+}
+
+fn no_args(a: &ast::Args) -> bool {
+    a.pos.is_empty() && a.kw.is_empty()
+}
+
+/// Recognizes the [`Shape`]s.
+fn shape_of(e: &Expr) -> Option<(Shape, Operand)> {
+    use filters::{Filter, TestKind};
+    match e {
+        Expr::Filter(c) if no_args(&c.args) => {
+            let shape = match c.kind {
+                Filter::Lower => Shape::Lower,
+                Filter::Upper => Shape::Upper,
+                _ => return None,
+            };
+            Some((shape, Operand::of(&c.input)?))
+        }
+        Expr::Cond(pair, Some(otherwise)) => {
+            let [Expr::Test(test, false), Expr::Filter(int)] = &**pair else {
+                return None;
+            };
+            let operand = Operand::of(otherwise)?;
+            let shaped = test.kind == TestKind::Number
+                && no_args(&test.args)
+                && operand.same(&test.input)
+                && int.kind == Filter::Int
+                && no_args(&int.args)
+                && operand.same(&int.input);
+            shaped.then_some((Shape::IntIfNumber, operand))
+        }
+        _ => None,
+    }
+}
+
+fn expr_kind(e: Expr) -> Kind {
+    match shape_of(&e) {
+        Some((shape, operand)) => Kind::Shaped(shape, operand, e),
+        None => Kind::Expr(e),
+    }
+}
+
 impl Template {
     pub fn compile(source: &str, scope: &dyn Scope) -> Result<Template, TemplateError> {
         let toks = lexer::lex_template(source)?;
@@ -92,7 +256,7 @@ impl Template {
         let mut kind = match single {
             Some(Expr::Path(slot, keys, hints)) => Kind::Path(*slot, keys.clone(), hints.clone()),
             Some(Expr::Layer(slot)) => Kind::Path(*slot, Box::default(), Box::default()),
-            Some(e) => Kind::Expr(e.clone()),
+            Some(e) => expr_kind(e.clone()),
             None => Kind::Render {
                 nodes: parsed.nodes,
                 nlocals: parsed.nlocals,
@@ -105,10 +269,7 @@ impl Template {
                 source: String::new(),
                 kind,
             };
-            let env = Env {
-                slots: &[],
-                now: Timestamp::default(),
-            };
+            let env = Env::new(&[], Timestamp::default());
             kind = Kind::Const(t.eval(&env));
         }
         Ok(Template {
@@ -157,8 +318,31 @@ impl Template {
                 }
                 Ok(Some(finish_value(cur)))
             }
+            Kind::Reg(r) => match env.regs.get(*r) {
+                Bound::Value(v) => Ok(Some(finish_value(v))),
+                Bound::Undefined => Ok(None),
+                Bound::Absent => Err(EvalError("attribute of undefined value")),
+            },
+            Kind::Shaped(shape, operand, e) => {
+                // The shapes' results on text and integers, as the evaluator gives them.
+                match (shape, operand.get(env)?) {
+                    (Shape::IntIfNumber, Some(v @ (Value::Str(_) | Value::Int(_)))) => {
+                        return Ok(Some(finish_value(v)));
+                    }
+                    (Shape::IntIfNumber, None) => return Ok(None),
+                    (Shape::Lower, Some(Value::Str(s))) if s.is_ascii() => {
+                        return Ok(finish(V::Own(Value::from(s.to_ascii_lowercase()))));
+                    }
+                    (Shape::Upper, Some(Value::Str(s))) if s.is_ascii() => {
+                        return Ok(finish(V::Own(Value::from(s.to_ascii_uppercase()))));
+                    }
+                    _ => {}
+                }
+                let mut ctx = Ctx::new(env, 0);
+                Ok(finish(ctx.expr(e)?))
+            }
             Kind::Expr(e) => {
-                let mut ctx = Ctx::new(env.slots, env.now, 0);
+                let mut ctx = Ctx::new(env, 0);
                 Ok(finish(ctx.expr(e)?))
             }
             Kind::Render {
@@ -166,7 +350,7 @@ impl Template {
                 nlocals,
                 inits,
             } => {
-                let mut ctx = Ctx::new(env.slots, env.now, *nlocals);
+                let mut ctx = Ctx::new(env, *nlocals);
                 ctx.run_inits(inits);
                 let mut out = String::with_capacity(64);
                 ctx.render(nodes, &mut out)?;

@@ -22,10 +22,7 @@ fn now() -> Timestamp {
 fn run(src: &str, ev: &str) -> Result<Option<Value>, EvalError> {
     let t = Template::compile(src, &Layers).unwrap_or_else(|e| panic!("{src}: {e}"));
     let slots = vec![None, None, Some(parse_json(ev).unwrap()), None];
-    t.eval(&Env {
-        slots: &slots,
-        now: now(),
-    })
+    t.eval(&Env::new(&slots, now()))
 }
 
 fn val(src: &str, ev: &str) -> Value {
@@ -48,10 +45,7 @@ fn text(src: &str, ev: &str) -> String {
 fn filter(src: &str, ev: &str) -> bool {
     let t = Template::compile(src, &Layers).unwrap();
     let slots = vec![None, None, Some(parse_json(ev).unwrap()), None];
-    t.test(&Env {
-        slots: &slots,
-        now: now(),
-    })
+    t.test(&Env::new(&slots, now()))
 }
 
 const EV: &str = r#"{"msg": "a: b: c", "roles": "", "n": 5, "f": 6.0, "l": [1, 2, 3],
@@ -79,10 +73,7 @@ fn null_is_undefined() {
     let t = Template::compile(src, &Layers).unwrap();
     let fin = json(r#"{"action": {"name": "x"}}"#);
     let slots = vec![None, Some(fin), None, None];
-    let env = Env {
-        slots: &slots,
-        now: now(),
-    };
+    let env = Env::new(&slots, now());
     assert_eq!(t.eval(&env), Ok(Some(Value::Bool(true))));
     assert_eq!(val("{{ ev.none == null }}", EV), Value::Bool(false));
     assert_eq!(val("{{ ev.none != null }}", EV), Value::Bool(true));
@@ -100,10 +91,7 @@ fn or_uses_python_truthiness() {
         Some(json(EV)),
         Some(json(r#"{"result": {"source_ip": "1.2.3.4"}}"#)),
     ];
-    let env = Env {
-        slots: &slots,
-        now: now(),
-    };
+    let env = Env::new(&slots, now());
     assert_eq!(t.eval(&env), Ok(Some(Value::from("1.2.3.4"))));
     assert_eq!(val("{{ ev.n or 3 }}", EV), Value::Int(5));
     assert_eq!(val("{{ 0 or [] }}", EV), json("[]"));
@@ -775,10 +763,7 @@ fn no_panics_on_garbage() {
         }
         if let Ok(t) = Template::compile(&s, &Layers) {
             let slots = vec![None, None, Some(json(EV)), None];
-            let env = Env {
-                slots: &slots,
-                now: now(),
-            };
+            let env = Env::new(&slots, now());
             let _ = t.eval(&env);
             let _ = t.test(&env);
         }

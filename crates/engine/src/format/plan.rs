@@ -1,0 +1,1107 @@
+//! A second, faster executor for the formats whose shape allows it: the program's
+//! steps run over a flat register file and a flat table of output fields instead of
+//! layer maps and a nested event, and the event is serialized straight from that
+//! table.
+//!
+//! Everything is resolved when the format loads: every layer path a template reads
+//! becomes a register, every destination an output slot, every enrichment rule the
+//! slots it reads and writes. The interpreter in `run.rs` stays the reference: the
+//! plan only accepts formats whose every construct it can mirror exactly (see
+//! [`Plan::compile`]), and hands an event back ([`Planned::Fallback`]) whenever a
+//! value takes a shape it does not model (a mapping written to a field, an event that
+//! is rejected). Tests compare both executors on every format and corpus sample.
+
+use std::collections::HashMap;
+
+use crate::datetime::Timestamp;
+use crate::enrich;
+use crate::externals::Failure;
+use crate::json::write_json;
+use crate::taxonomy::FieldType;
+use crate::template::{Bound, Env, PathUse, Registers, Template, py_str};
+use crate::value::{Map, Str, Value};
+
+use super::compile::{
+    Action, ActionKind, FINAL, Input, ORIGINAL, Program, StepKind, Target, Tpl, ValueTpl,
+};
+use super::run::is_empty;
+
+/// What the plan did with one event.
+pub(crate) enum Planned {
+    /// The event was normalized and appended to the output as one JSON object.
+    Written,
+    /// The interpreter must run this event (output untouched).
+    Fallback,
+}
+
+/// Output slots `lo..hi`: an object of the event and everything below it.
+#[derive(Debug, Clone, Copy)]
+struct Range {
+    lo: u32,
+    hi: u32,
+}
+
+/// What a register reads.
+enum Reg {
+    /// A path into a step's layer (or `original`): filled when the layer is produced.
+    Layer { slot: usize, keys: Vec<Str> },
+    /// A field of the final event.
+    Leaf { out: u32, parent: Option<Range> },
+    /// An object of the final event, asked only whether it exists.
+    Object { range: Range, parent: Option<Range> },
+    /// A final path no write creates: Undefined when its last key is the missing
+    /// one and the parent exists, an error otherwise.
+    Missing {
+        parent: Option<Range>,
+        last_is_missing: bool,
+    },
+}
+
+/// A register's value while an event runs (layer registers only).
+#[derive(Clone)]
+enum Held {
+    Absent,
+    Undefined,
+    Value(Value),
+}
+
+/// A template of the plan; `None` stands for a template that failed to compile
+/// (lenient loading), which fails every time.
+type PTpl = Option<Template>;
+
+enum PValue {
+    Const(Value),
+    Tpl(PTpl),
+    List(Vec<PValue>),
+}
+
+struct PTarget {
+    out: u32,
+    dotted: String,
+    ty: FieldType,
+}
+
+enum PKind {
+    Set(Vec<(PTarget, PValue)>),
+    Translate {
+        dictionary: HashMap<String, PValue>,
+        mappings: Vec<(u32, PTarget)>,
+        fallback: Option<PValue>,
+    },
+    /// Output ranges to clear (`None`: the path names nothing the plan writes).
+    Delete(Vec<Option<Range>>),
+}
+
+struct PAction {
+    filter: Option<PTpl>,
+    kind: PKind,
+}
+
+enum PInput {
+    Reg(u32),
+    Tpl(PTpl),
+}
+
+enum PStep {
+    External {
+        /// Index of the step in the program (parser, output field, flags).
+        step: usize,
+        filter: Option<PTpl>,
+        input: PInput,
+        /// The layer's registers (all `Reg::Layer` of its slot).
+        regs: Vec<u32>,
+        /// Column position → register, when the parser splits into named fields and
+        /// every register of the layer is one of its fields.
+        columns: Option<Vec<Option<u32>>>,
+    },
+    Actions {
+        filter: Option<PTpl>,
+        actions: Vec<PAction>,
+    },
+}
+
+/// One node of the output layout.
+struct Node {
+    /// `"key":`, escaped once.
+    key_json: Box<[u8]>,
+    key: Str,
+    kind: NodeKind,
+    range: Range,
+}
+
+enum NodeKind {
+    Leaf(u32),
+    Object(Vec<usize>),
+}
+
+/// The output layout: the final event's objects and fields, in first-written order.
+struct Layout {
+    nodes: Vec<Node>,
+}
+
+/// Where a dotted path lands in the layout.
+enum Found {
+    Leaf(usize),
+    Object(usize),
+    /// Key `depth` is absent below node `parent` (`None`: the root).
+    Missing {
+        parent: Option<usize>,
+        depth: usize,
+    },
+    /// The path runs through a field (a scalar) at `depth`.
+    ThroughLeaf,
+}
+
+const ROOT: usize = 0;
+
+impl Layout {
+    fn new() -> Layout {
+        Layout {
+            nodes: vec![Node {
+                key_json: Box::default(),
+                key: Str::default(),
+                kind: NodeKind::Object(Vec::new()),
+                range: Range { lo: 0, hi: 0 },
+            }],
+        }
+    }
+
+    fn child(&self, node: usize, key: &str) -> Option<usize> {
+        match &self.nodes[node].kind {
+            NodeKind::Object(children) => children
+                .iter()
+                .copied()
+                .find(|&c| self.nodes[c].key.as_str() == key),
+            NodeKind::Leaf(_) => None,
+        }
+    }
+
+    /// Adds a field at `keys`; `None` when it would overlap another field (a path
+    /// through a field, or a field where an object is).
+    fn insert(&mut self, keys: &[&str]) -> Option<usize> {
+        let (last, parents) = keys.split_last()?;
+        let mut node = ROOT;
+        for key in parents {
+            node = match self.child(node, key) {
+                Some(c) if matches!(self.nodes[c].kind, NodeKind::Object(_)) => c,
+                Some(_) => return None,
+                None => self.push(node, key, NodeKind::Object(Vec::new())),
+            };
+        }
+        match self.child(node, last) {
+            Some(c) if matches!(self.nodes[c].kind, NodeKind::Leaf(_)) => Some(c),
+            Some(_) => None,
+            None => Some(self.push(node, last, NodeKind::Leaf(0))),
+        }
+    }
+
+    fn push(&mut self, parent: usize, key: &str, kind: NodeKind) -> usize {
+        let mut key_json = Vec::with_capacity(key.len() + 3);
+        crate::json::write_json_str(key, &mut key_json);
+        key_json.push(b':');
+        let id = self.nodes.len();
+        self.nodes.push(Node {
+            key_json: key_json.into_boxed_slice(),
+            key: Str::from(key),
+            kind,
+            range: Range { lo: 0, hi: 0 },
+        });
+        if let NodeKind::Object(children) = &mut self.nodes[parent].kind {
+            children.push(id);
+        }
+        id
+    }
+
+    fn find(&self, keys: &[impl AsRef<str>]) -> Found {
+        let mut node = ROOT;
+        for (depth, key) in keys.iter().enumerate() {
+            if let NodeKind::Leaf(_) = self.nodes[node].kind {
+                return Found::ThroughLeaf;
+            }
+            match self.child(node, key.as_ref()) {
+                Some(c) => node = c,
+                None => {
+                    return Found::Missing {
+                        parent: (node != ROOT).then_some(node),
+                        depth,
+                    };
+                }
+            }
+        }
+        match self.nodes[node].kind {
+            NodeKind::Leaf(_) => Found::Leaf(node),
+            NodeKind::Object(_) => Found::Object(node),
+        }
+    }
+
+    /// Numbers the fields depth-first, so that every object covers a contiguous
+    /// range of slots. Returns the number of slots.
+    fn number(&mut self) -> u32 {
+        fn walk(nodes: &mut [Node], id: usize, next: &mut u32) {
+            let lo = *next;
+            let children = match &mut nodes[id].kind {
+                NodeKind::Leaf(out) => {
+                    *out = *next;
+                    *next += 1;
+                    Vec::new()
+                }
+                NodeKind::Object(children) => children.clone(),
+            };
+            for c in children {
+                walk(nodes, c, next);
+            }
+            nodes[id].range = Range { lo, hi: *next };
+        }
+        let mut next = 0;
+        walk(&mut self.nodes, ROOT, &mut next);
+        next
+    }
+
+    fn out(&self, node: usize) -> u32 {
+        match self.nodes[node].kind {
+            NodeKind::Leaf(out) => out,
+            NodeKind::Object(_) => u32::MAX,
+        }
+    }
+}
+
+/// The enrichment rules, resolved to output slots.
+struct Enrichments {
+    /// `related.<key>` slot and the slots it collects, per key.
+    related: Vec<(u32, Vec<u32>)>,
+    /// Object range, `address` slot, then `domain` and `ip` slots.
+    addresses: Vec<(Range, u32, Option<u32>, Option<u32>)>,
+    /// `(from, to)`: copied when `to` is absent.
+    copies: Vec<(u32, u32)>,
+}
+
+pub(crate) struct Plan {
+    regs: Vec<Reg>,
+    steps: Vec<PStep>,
+    layout: Layout,
+    slots: u32,
+    message: u32,
+    enrichments: Enrichments,
+}
+
+/// Builds the plan's registers while templates are rebound.
+struct Binder<'l> {
+    layout: &'l Layout,
+    regs: Vec<Reg>,
+    index: HashMap<(usize, Vec<Str>, bool), u32>,
+    /// Slots of layers produced by steps (and `original`).
+    layers: Vec<usize>,
+}
+
+impl Binder<'_> {
+    fn parent_range(&self, parent: Option<usize>) -> Option<Range> {
+        parent.map(|p| self.layout.nodes[p].range)
+    }
+
+    fn bind(&mut self, slot: usize, keys: &[Str], usage: PathUse) -> Option<u32> {
+        let presence = usage == PathUse::Presence;
+        if let Some(&r) = self.index.get(&(slot, keys.to_vec(), presence)) {
+            return Some(r);
+        }
+        let reg = if slot == FINAL {
+            match self.layout.find(keys) {
+                Found::Leaf(node) => Reg::Leaf {
+                    out: self.layout.out(node),
+                    parent: self.parent_of(keys),
+                },
+                Found::Object(node) if presence && node != ROOT => Reg::Object {
+                    range: self.layout.nodes[node].range,
+                    parent: self.parent_of(keys),
+                },
+                Found::Object(_) | Found::ThroughLeaf => return None,
+                Found::Missing { parent, depth } => Reg::Missing {
+                    parent: self.parent_range(parent),
+                    last_is_missing: depth + 1 == keys.len(),
+                },
+            }
+        } else {
+            // Whole layers are maps the plan does not build.
+            if keys.is_empty() || !self.layers.contains(&slot) {
+                return None;
+            }
+            Reg::Layer {
+                slot,
+                keys: keys.to_vec(),
+            }
+        };
+        let id = u32::try_from(self.regs.len()).ok()?;
+        self.regs.push(reg);
+        self.index.insert((slot, keys.to_vec(), presence), id);
+        Some(id)
+    }
+
+    /// The object holding the last key of a final path (`None`: the event itself).
+    fn parent_of(&self, keys: &[Str]) -> Option<Range> {
+        if keys.len() < 2 {
+            return None;
+        }
+        match self.layout.find(&keys[..keys.len() - 1]) {
+            Found::Object(node) => Some(self.layout.nodes[node].range),
+            _ => None,
+        }
+    }
+
+    fn tpl(&mut self, t: &Tpl) -> Option<PTpl> {
+        match t {
+            Tpl::Ok(t) => {
+                Some(Some(t.rebind(&mut |slot, keys, usage| {
+                    self.bind(slot, keys, usage)
+                })?))
+            }
+            Tpl::Broken => Some(None),
+        }
+    }
+
+    fn filter(&mut self, f: &Option<Tpl>) -> Option<Option<PTpl>> {
+        match f {
+            Some(t) => Some(Some(self.tpl(t)?)),
+            None => Some(None),
+        }
+    }
+
+    fn value(&mut self, v: &ValueTpl) -> Option<PValue> {
+        Some(match v {
+            ValueTpl::Const(c) => PValue::Const(c.clone()),
+            ValueTpl::Template(t) => PValue::Tpl(self.tpl(t)?),
+            ValueTpl::List(items) => {
+                PValue::List(items.iter().map(|i| self.value(i)).collect::<Option<_>>()?)
+            }
+            // Mappings written to a field need nested output: not modelled.
+            ValueTpl::Map(_) => return None,
+        })
+    }
+
+    fn target(&self, t: &Target) -> Option<PTarget> {
+        match self.layout.find(&t.keys) {
+            Found::Leaf(node) => Some(PTarget {
+                out: self.layout.out(node),
+                dotted: t.dotted.clone(),
+                ty: t.ty,
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl Plan {
+    /// The plan of `program`, or why not, when the program uses something the plan
+    /// does not mirror: a stage layer that is read (the stage's writes are mirrored
+    /// into it only when the text of some template names it; the binder refuses any
+    /// read of it, which makes the mirror unobservable), a parser whose properties
+    /// are templates, a whole layer or a mutating method in a template, a mapping
+    /// written to a field, fields that overlap, or a `file.path` (split into name
+    /// and directory by the enrichments).
+    pub(crate) fn compile(program: &Program) -> Result<Plan, &'static str> {
+        // Produced layers are tracked in a 64-bit set.
+        if program.slot_count > 64 {
+            return Err("more than 64 layers");
+        }
+        let mut layout = Layout::new();
+        let message = layout.insert(&["message"]).ok_or("no message field")?;
+        // Destinations first, in program order, then what the enrichments add.
+        for step in &program.steps {
+            match &step.kind {
+                StepKind::External { parser, .. } if parser.reads_layers() => {
+                    return Err("a parser has templated properties");
+                }
+                StepKind::External { .. } => {}
+                StepKind::Actions { actions, .. } => {
+                    for target in actions.iter().flat_map(targets) {
+                        let keys: Vec<&str> = target.keys.iter().map(Str::as_str).collect();
+                        layout
+                            .insert(&keys)
+                            .ok_or("two destinations overlap (one is inside the other)")?;
+                    }
+                }
+            }
+        }
+        let enrich_plan =
+            plan_enrichments(&mut layout).ok_or("an enrichment reads an object or a file path")?;
+        let slots = layout.number();
+        let enrichments = enrich_plan.resolve(&layout);
+
+        let mut layers = vec![ORIGINAL];
+        layers.extend(program.steps.iter().filter_map(|s| match s.kind {
+            StepKind::External { .. } => Some(s.slot),
+            StepKind::Actions { .. } => None,
+        }));
+        let mut binder = Binder {
+            layout: &layout,
+            regs: Vec::new(),
+            index: HashMap::new(),
+            layers,
+        };
+        let mut steps = Vec::with_capacity(program.steps.len());
+        for (index, step) in program.steps.iter().enumerate() {
+            let filter = binder.filter(&step.filter).ok_or(REBIND)?;
+            steps.push(match &step.kind {
+                StepKind::External { input, .. } => PStep::External {
+                    step: index,
+                    filter,
+                    input: match input {
+                        Input::Path(p) => PInput::Reg(
+                            binder
+                                .bind(p.slot, &p.keys, PathUse::Value)
+                                .ok_or("a parser reads a whole layer")?,
+                        ),
+                        Input::Template(t) => PInput::Tpl(binder.tpl(t).ok_or(REBIND)?),
+                    },
+                    regs: Vec::new(),
+                    columns: None,
+                },
+                StepKind::Actions { actions, .. } => PStep::Actions {
+                    filter,
+                    actions: actions
+                        .iter()
+                        .map(|a| plan_action(&mut binder, a))
+                        .collect::<Option<_>>()
+                        .ok_or("an action reads a whole layer or an object, or writes a mapping")?,
+                },
+            });
+        }
+        let regs = binder.regs;
+        // Each layer's registers, and the column shortcut where every one is a column.
+        for pstep in &mut steps {
+            let PStep::External {
+                step,
+                regs: own,
+                columns,
+                ..
+            } = pstep
+            else {
+                continue;
+            };
+            let step = &program.steps[*step];
+            let StepKind::External {
+                parser,
+                output_field,
+                ..
+            } = &step.kind
+            else {
+                continue;
+            };
+            own.extend(regs.iter().enumerate().filter_map(|(i, r)| match r {
+                Reg::Layer { slot, .. } if *slot == step.slot => Some(i as u32),
+                _ => None,
+            }));
+            *columns = parser.field_names().and_then(|names| {
+                let mut by_column = vec![None; names.len()];
+                for &r in own.iter() {
+                    let Reg::Layer { keys, .. } = &regs[r as usize] else {
+                        return None;
+                    };
+                    let [field, name] = keys.as_slice() else {
+                        return None;
+                    };
+                    let column = names.iter().position(|n| n.as_ref() == Some(name));
+                    match column {
+                        Some(c) if field == output_field => by_column[c] = Some(r),
+                        _ => return None,
+                    }
+                }
+                Some(by_column)
+            });
+        }
+        Ok(Plan {
+            regs,
+            steps,
+            message: layout.out(message),
+            layout,
+            slots,
+            enrichments,
+        })
+    }
+}
+
+const REBIND: &str = "a template reads a whole layer or an object of the event as a value";
+
+fn targets(action: &Action) -> Vec<&Target> {
+    match &action.kind {
+        ActionKind::Set(assigns) => assigns.iter().map(|a| &a.target).collect(),
+        ActionKind::Translate { mappings, .. } => mappings.iter().map(|(_, t)| t).collect(),
+        ActionKind::Delete(_) => Vec::new(),
+    }
+}
+
+fn plan_action(binder: &mut Binder, action: &Action) -> Option<PAction> {
+    let filter = binder.filter(&action.filter)?;
+    let kind = match &action.kind {
+        ActionKind::Set(assigns) => PKind::Set(
+            assigns
+                .iter()
+                .map(|a| Some((binder.target(&a.target)?, binder.value(&a.value)?)))
+                .collect::<Option<_>>()?,
+        ),
+        ActionKind::Translate {
+            dictionary,
+            mappings,
+            fallback,
+        } => PKind::Translate {
+            dictionary: dictionary
+                .iter()
+                .map(|(k, v)| Some((k.clone(), binder.value(v)?)))
+                .collect::<Option<_>>()?,
+            mappings: mappings
+                .iter()
+                .map(|(source, target)| {
+                    Some((
+                        binder.bind(source.slot, &source.keys, PathUse::Value)?,
+                        binder.target(target)?,
+                    ))
+                })
+                .collect::<Option<_>>()?,
+            fallback: match fallback {
+                Some(f) => Some(binder.value(f)?),
+                None => None,
+            },
+        },
+        ActionKind::Delete(paths) => PKind::Delete(
+            paths
+                .iter()
+                .map(|keys| match binder.layout.find(keys) {
+                    Found::Leaf(n) | Found::Object(n) if n != ROOT => {
+                        Some(Some(binder.layout.nodes[n].range))
+                    }
+                    Found::Missing { .. } | Found::ThroughLeaf => Some(None),
+                    _ => None,
+                })
+                .collect::<Option<_>>()?,
+        ),
+    };
+    Some(PAction { filter, kind })
+}
+
+/// The enrichment rules as layout nodes, before slots are numbered.
+struct EnrichNodes {
+    related: Vec<(usize, Vec<usize>)>,
+    addresses: Vec<(usize, usize, Option<usize>, Option<usize>)>,
+    copies: Vec<(usize, usize)>,
+}
+
+/// Adds the fields the enrichments may write to the layout, or refuses when a
+/// rule would read an object (the plan only holds fields) or split a file path.
+fn plan_enrichments(layout: &mut Layout) -> Option<EnrichNodes> {
+    if !matches!(layout.find(&["file", "path"]), Found::Missing { .. }) {
+        return None;
+    }
+    let leaf = |layout: &Layout, path: &[&str]| -> Option<Option<usize>> {
+        match layout.find(path) {
+            Found::Leaf(n) => Some(Some(n)),
+            Found::Missing { .. } | Found::ThroughLeaf => Some(None),
+            Found::Object(_) => None,
+        }
+    };
+    let mut related = Vec::new();
+    for (key, paths) in enrich::related_sources() {
+        let mut sources = Vec::new();
+        for path in &paths {
+            sources.extend(leaf(layout, path)?);
+        }
+        if !sources.is_empty() {
+            related.push((layout.insert(&["related", key])?, sources));
+        }
+    }
+    let mut addresses = Vec::new();
+    for side in enrich::ADDRESS_SIDES {
+        let domain = leaf(layout, &[side, "domain"])?;
+        let ip = leaf(layout, &[side, "ip"])?;
+        if domain.is_some() || ip.is_some() {
+            let address = layout.insert(&[side, "address"])?;
+            let Found::Object(object) = layout.find(&[side]) else {
+                return None;
+            };
+            addresses.push((object, address, domain, ip));
+        }
+    }
+    let mut copies = Vec::new();
+    for (from, to) in enrich::COPIES {
+        if let Some(from) = leaf(layout, from)? {
+            copies.push((from, layout.insert(to)?));
+        }
+    }
+    Some(EnrichNodes {
+        related,
+        addresses,
+        copies,
+    })
+}
+
+impl EnrichNodes {
+    fn resolve(self, layout: &Layout) -> Enrichments {
+        let out = |n: usize| layout.out(n);
+        Enrichments {
+            related: self
+                .related
+                .into_iter()
+                .map(|(to, from)| (out(to), from.into_iter().map(out).collect()))
+                .collect(),
+            addresses: self
+                .addresses
+                .into_iter()
+                .map(|(object, address, domain, ip)| {
+                    (
+                        layout.nodes[object].range,
+                        out(address),
+                        domain.map(out),
+                        ip.map(out),
+                    )
+                })
+                .collect(),
+            copies: self
+                .copies
+                .into_iter()
+                .map(|(from, to)| (out(from), out(to)))
+                .collect(),
+        }
+    }
+}
+
+/// One event's registers and output fields.
+struct State {
+    held: Vec<Held>,
+    outs: Vec<Option<Value>>,
+}
+
+impl State {
+    fn any(&self, range: Range) -> bool {
+        self.outs[range.lo as usize..range.hi as usize]
+            .iter()
+            .any(Option::is_some)
+    }
+
+    fn exists(&self, parent: Option<Range>) -> bool {
+        parent.is_none_or(|r| self.any(r))
+    }
+}
+
+/// The registers as templates see them.
+struct View<'a> {
+    plan: &'a Plan,
+    state: &'a State,
+}
+
+static PRESENT: Value = Value::Null;
+
+impl Registers for View<'_> {
+    fn get(&self, reg: u32) -> Bound<'_> {
+        let state = self.state;
+        match &self.plan.regs[reg as usize] {
+            Reg::Layer { .. } => match &state.held[reg as usize] {
+                Held::Absent => Bound::Absent,
+                Held::Undefined => Bound::Undefined,
+                Held::Value(v) => Bound::Value(v),
+            },
+            Reg::Leaf { out, parent } => match &state.outs[*out as usize] {
+                Some(v) => Bound::Value(v),
+                None if state.exists(*parent) => Bound::Undefined,
+                None => Bound::Absent,
+            },
+            Reg::Object { range, parent } => {
+                if state.any(*range) {
+                    // Only asked whether it is defined: any value answers yes.
+                    Bound::Value(&PRESENT)
+                } else if state.exists(*parent) {
+                    Bound::Undefined
+                } else {
+                    Bound::Absent
+                }
+            }
+            Reg::Missing {
+                parent,
+                last_is_missing,
+            } => {
+                if *last_is_missing && state.exists(*parent) {
+                    Bound::Undefined
+                } else {
+                    Bound::Absent
+                }
+            }
+        }
+    }
+}
+
+/// A path's value below `root`, as a template reads it.
+fn resolve(root: &Value, keys: &[Str]) -> Held {
+    let mut cur = root;
+    let last = keys.len().saturating_sub(1);
+    for (i, k) in keys.iter().enumerate() {
+        match cur.as_map().and_then(|m| m.get(k)) {
+            Some(v) => cur = v,
+            None if i == last => return Held::Undefined,
+            None => return Held::Absent,
+        }
+    }
+    Held::Value(cur.clone())
+}
+
+fn eval(t: &PTpl, env: &Env) -> Option<Value> {
+    t.as_ref()?.eval(env).ok().flatten()
+}
+
+fn passes(filter: &Option<PTpl>, env: &Env) -> bool {
+    match filter {
+        None => true,
+        Some(Some(t)) => t.test(env),
+        Some(None) => false,
+    }
+}
+
+impl PValue {
+    fn eval(&self, env: &Env) -> Option<Value> {
+        match self {
+            PValue::Const(v) => Some(v.clone()),
+            PValue::Tpl(t) => eval(t, env),
+            PValue::List(items) => {
+                let out: Vec<Value> = items
+                    .iter()
+                    .filter_map(|i| i.eval(env))
+                    .filter(|v| !is_empty(v))
+                    .collect();
+                (!out.is_empty()).then_some(Value::List(out))
+            }
+        }
+    }
+}
+
+/// Values the flat output holds: scalars and lists of scalars.
+fn is_flat(v: &Value) -> bool {
+    match v {
+        Value::Map(_) => false,
+        Value::List(items) => items
+            .iter()
+            .all(|i| !matches!(i, Value::Map(_) | Value::List(_))),
+        _ => true,
+    }
+}
+
+impl Plan {
+    /// Normalizes `message` (an event whose only key is `message`) and appends it to
+    /// `out` as JSON, or asks for the interpreter.
+    pub(crate) fn run(
+        &self,
+        program: &Program,
+        message: &str,
+        now: Timestamp,
+        out: &mut Vec<u8>,
+    ) -> Planned {
+        let mut state = State {
+            held: vec![Held::Absent; self.regs.len()],
+            outs: vec![None; self.slots as usize],
+        };
+        state.outs[self.message as usize] = Some(Value::from(message));
+        for (i, reg) in self.regs.iter().enumerate() {
+            if let Reg::Layer {
+                slot: ORIGINAL,
+                keys,
+            } = reg
+            {
+                state.held[i] = match keys.as_slice() {
+                    [key] if key == "message" => Held::Value(Value::from(message)),
+                    // A key below the text, or an absent key: Undefined.
+                    [_] => Held::Undefined,
+                    [key, _] if key == "message" => Held::Undefined,
+                    _ => Held::Absent,
+                };
+            }
+        }
+        let mut parsed = false;
+        let mut produced: u64 = 0;
+        for pstep in &self.steps {
+            match pstep {
+                PStep::External {
+                    step,
+                    filter,
+                    input,
+                    regs,
+                    columns,
+                } => {
+                    let step = &program.steps[*step];
+                    let StepKind::External {
+                        parser,
+                        output_field,
+                        empty_layer_on_no_match,
+                        is_parser,
+                        ..
+                    } = &step.kind
+                    else {
+                        continue;
+                    };
+                    let view = View {
+                        plan: self,
+                        state: &state,
+                    };
+                    let env = Env {
+                        slots: &[],
+                        now,
+                        regs: &view,
+                    };
+                    if !passes(filter, &env) {
+                        continue;
+                    }
+                    let owned;
+                    let value = match input {
+                        PInput::Reg(r) => match view.get(*r) {
+                            Bound::Value(v) => Some(v),
+                            _ => None,
+                        },
+                        PInput::Tpl(t) => {
+                            owned = eval(t, &env);
+                            owned.as_ref()
+                        }
+                    };
+                    let value = match value {
+                        Some(v) if !matches!(v, Value::Null) && v.as_str() != Some("") => v,
+                        _ => continue,
+                    };
+                    let bit = 1u64.checked_shl(step.slot as u32).unwrap_or(0);
+                    // Fast path: named fields straight into registers.
+                    let mut split = Vec::new();
+                    let fast = match (columns, value) {
+                        (Some(by_column), Value::Str(text)) => parser
+                            .split_fields(text, &mut |c, field| {
+                                if let Some(Some(r)) = by_column.get(c) {
+                                    split.push((*r, Value::from(field)));
+                                }
+                            })
+                            .is_some(),
+                        _ => false,
+                    };
+                    if fast {
+                        for &r in regs {
+                            state.held[r as usize] = Held::Undefined;
+                        }
+                        for (r, v) in split {
+                            state.held[r as usize] = Held::Value(v);
+                        }
+                        produced |= bit;
+                        parsed |= *is_parser;
+                        continue;
+                    }
+                    let layer = match parser.parse(value, &env) {
+                        Ok(result) => {
+                            parsed |= *is_parser;
+                            let mut layer = Map::with_capacity(1);
+                            layer.insert(output_field.clone(), result);
+                            Value::Map(layer)
+                        }
+                        Err(Failure::NoMatch)
+                            if *empty_layer_on_no_match && produced & bit == 0 =>
+                        {
+                            Value::Map(Map::new())
+                        }
+                        Err(_) => continue,
+                    };
+                    for &r in regs {
+                        if let Reg::Layer { keys, .. } = &self.regs[r as usize] {
+                            state.held[r as usize] = resolve(&layer, keys);
+                        }
+                    }
+                    produced |= bit;
+                }
+                PStep::Actions { filter, actions } => {
+                    let view = View {
+                        plan: self,
+                        state: &state,
+                    };
+                    let env = Env {
+                        slots: &[],
+                        now,
+                        regs: &view,
+                    };
+                    if !passes(filter, &env) {
+                        continue;
+                    }
+                    for action in actions {
+                        if self.action(program, action, &mut state, now).is_none() {
+                            return Planned::Fallback;
+                        }
+                    }
+                }
+            }
+        }
+        if program.has_parsers && !parsed {
+            // The interpreter words the rejection.
+            return Planned::Fallback;
+        }
+        self.enrich(&mut state);
+        self.write(ROOT, &state, out);
+        Planned::Written
+    }
+
+    /// Runs one action; `None` when a value takes a shape the plan does not hold.
+    fn action(
+        &self,
+        program: &Program,
+        action: &PAction,
+        state: &mut State,
+        now: Timestamp,
+    ) -> Option<()> {
+        let passes_filter = {
+            let view = View { plan: self, state };
+            passes(
+                &action.filter,
+                &Env {
+                    slots: &[],
+                    now,
+                    regs: &view,
+                },
+            )
+        };
+        if !passes_filter {
+            return Some(());
+        }
+        match &action.kind {
+            PKind::Set(assigns) => {
+                for (target, value) in assigns {
+                    let value = {
+                        let view = View { plan: self, state };
+                        value.eval(&Env {
+                            slots: &[],
+                            now,
+                            regs: &view,
+                        })
+                    };
+                    assign(program, state, target, value, now)?;
+                }
+            }
+            PKind::Translate {
+                dictionary,
+                mappings,
+                fallback,
+            } => {
+                for (source, target) in mappings {
+                    let value = {
+                        let view = View { plan: self, state };
+                        let hit = match view.get(*source) {
+                            Bound::Value(Value::Str(s)) => dictionary.get(s.as_str()),
+                            Bound::Value(Value::Null) => None,
+                            Bound::Value(other) => dictionary.get(&py_str(other)),
+                            _ => None,
+                        };
+                        hit.or(fallback.as_ref()).and_then(|t| {
+                            t.eval(&Env {
+                                slots: &[],
+                                now,
+                                regs: &view,
+                            })
+                        })
+                    };
+                    assign(program, state, target, value, now)?;
+                }
+            }
+            PKind::Delete(ranges) => {
+                for range in ranges.iter().flatten() {
+                    state.outs[range.lo as usize..range.hi as usize].fill(None);
+                }
+            }
+        }
+        Some(())
+    }
+
+    fn enrich(&self, state: &mut State) {
+        let e = &self.enrichments;
+        let mut values = Vec::new();
+        for (to, from) in &e.related {
+            values.clear();
+            let mut any = false;
+            for &f in from {
+                if let Some(v) = &state.outs[f as usize] {
+                    any = true;
+                    enrich::push_value(v, &mut values);
+                }
+            }
+            if any && state.outs[*to as usize].is_none() {
+                values.sort();
+                state.outs[*to as usize] =
+                    Some(Value::List(values.drain(..).map(Value::Str).collect()));
+            }
+        }
+        // Which objects exist is read before any address is added, as the
+        // interpreter's enrichment does.
+        let sides: Vec<bool> = e.addresses.iter().map(|a| state.any(a.0)).collect();
+        for (&(_, address, domain, ip), exists) in e.addresses.iter().zip(sides) {
+            if !exists || state.outs[address as usize].is_some() {
+                continue;
+            }
+            let from = [domain, ip]
+                .into_iter()
+                .flatten()
+                .find_map(|s| state.outs[s as usize].clone());
+            if from.is_some() {
+                state.outs[address as usize] = from;
+            }
+        }
+        for &(from, to) in &e.copies {
+            if state.outs[to as usize].is_none() {
+                state.outs[to as usize] = state.outs[from as usize].clone();
+            }
+        }
+    }
+
+    /// Writes the object `node` from the output slots.
+    fn write(&self, node: usize, state: &State, out: &mut Vec<u8>) {
+        let NodeKind::Object(children) = &self.layout.nodes[node].kind else {
+            return;
+        };
+        out.push(b'{');
+        let mut first = true;
+        for &c in children {
+            let child = &self.layout.nodes[c];
+            match child.kind {
+                NodeKind::Leaf(slot) => {
+                    let Some(v) = &state.outs[slot as usize] else {
+                        continue;
+                    };
+                    if !first {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(&child.key_json);
+                    write_json(v, out);
+                }
+                NodeKind::Object(_) => {
+                    if !state.any(child.range) {
+                        continue;
+                    }
+                    if !first {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(&child.key_json);
+                    self.write(c, state, out);
+                }
+            }
+            first = false;
+        }
+        out.push(b'}');
+    }
+}
+
+/// Types and stores one value, as the interpreter's `assign` does.
+fn assign(
+    program: &Program,
+    state: &mut State,
+    target: &PTarget,
+    value: Option<Value>,
+    now: Timestamp,
+) -> Option<()> {
+    let Some(value) = value else { return Some(()) };
+    if is_empty(&value) {
+        return Some(());
+    }
+    let scalar = !matches!(value, Value::List(_) | Value::Map(_));
+    if scalar && program.ignored_values.contains(&value) {
+        return Some(());
+    }
+    let value = program
+        .taxonomy
+        .coerce(&target.dotted, target.ty, value, now);
+    if !is_flat(&value) {
+        return None;
+    }
+    state.outs[target.out as usize] = Some(value);
+    Some(())
+}

@@ -1,0 +1,150 @@
+//! The flat executor (`plan.rs` in the engine) must give exactly the interpreter's
+//! events: on every built-in format's test cases, on the benchmark samples and on
+//! the bundled sample files, plus edge lines that steer it off its usual path.
+
+use intake_engine::json::{parse_json, to_json_string_sorted};
+use intake_engine::{Format, Value};
+
+fn now() -> intake_engine::Timestamp {
+    chrono::DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z")
+        .unwrap()
+        .to_utc()
+}
+
+fn load(slug: &str) -> (Format, Format) {
+    let planned = intake_formats::builtin(slug).unwrap();
+    let interpreted = intake_formats::builtin(slug).unwrap().interpreted_only();
+    (planned, interpreted)
+}
+
+/// Compares both executors on one message; returns a description of the difference.
+fn differs(planned: &Format, interpreted: &Format, message: &str) -> Option<String> {
+    let mut out = Vec::new();
+    let fast = planned.parse_message_json(message, now(), &mut out);
+    let slow = interpreted.parse_message(message, now());
+    match (fast, slow) {
+        (Ok(()), Ok(expected)) => {
+            let text = std::str::from_utf8(&out).expect("UTF-8 output");
+            let got = parse_json(text).expect("valid JSON output");
+            // Key order is not part of an event: compare canonical forms.
+            let (got, expected) = (
+                to_json_string_sorted(&got),
+                to_json_string_sorted(&expected),
+            );
+            (got != expected)
+                .then(|| format!("{message}\n  plan:        {got}\n  interpreter: {expected}"))
+        }
+        (Err(a), Err(b)) if a == b => {
+            // A rejected event leaves the output untouched.
+            (!out.is_empty()).then(|| format!("{message}: rejected but wrote output"))
+        }
+        (a, b) => Some(format!(
+            "{message}: plan {a:?} vs interpreter {:?}",
+            b.map(|v| to_json_string_sorted(&v))
+        )),
+    }
+}
+
+fn lines_of(path: &str) -> Vec<String> {
+    let full = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&full)
+        .unwrap_or_else(|e| panic!("{full}: {e}"))
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn case_messages(slug: &str) -> Vec<String> {
+    let folder = intake_formats::builtin_folder(slug).unwrap();
+    folder
+        .tests
+        .iter()
+        .filter_map(|c| {
+            c.input
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+fn check(slug: &str, messages: &[String]) {
+    let (planned, interpreted) = load(slug);
+    let failures: Vec<String> = messages
+        .iter()
+        .filter_map(|m| differs(&planned, &interpreted, m))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{slug}: {} of {} events differ:\n{}",
+        failures.len(),
+        messages.len(),
+        failures
+            .iter()
+            .take(5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+/// Lines that take the unusual branches: rejected, placeholders, JSON records,
+/// quoted fields (no fast split), short and long rows.
+const VPC_EDGES: &[&str] = &[
+    "",
+    "garbage",
+    "2 123456789012 eni-1 10.0.0.1 10.0.0.2 - - - - - 1600000000 1600000060 - NODATA",
+    "2 123456789012 eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1600000000 1600000060 ACCEPT OK extra",
+    "2 123456789012 eni-1 \"10.0.0.1\" 10.0.0.2 443 49152 6 10 840 1600000000 1600000060 REJECT OK",
+    "2 123456789012 eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1600000000 1600000060 ACCEPT OK vpc-1 subnet-1 i-1 19 IPv4 10.0.0.1 10.0.0.2 eu-west-1 euw1-az1 - - - - ingress 1",
+    "2 123456789012 eni-1 not-an-ip 10.0.0.2 443 x 6 10 840 bad 1600000060 ACCEPT OK",
+    "5 1 2 3 4 5 6 7 8 9 10 11 12 13",
+    r#"{"version": 2, "srcaddr": "10.0.0.1", "dstaddr": "10.0.0.2", "srcport": 443.0, "dstport": 80, "protocol": 6, "start": 1600000000, "action": "ACCEPT", "log_status": "OK"}"#,
+    r#"{"srcaddr": {"nested": 1}, "dstport": [1, 2]}"#,
+    r#"{"broken json"#,
+    "  {\"protocol\": \"17\"}",
+];
+
+#[test]
+fn the_vpc_formats_are_planned() {
+    for slug in ["aws-vpc-flow-logs", "aws-vpcflow-elastic"] {
+        let format = intake_formats::builtin(slug).unwrap();
+        assert!(
+            format.is_planned(),
+            "{slug} is not planned: {:?}",
+            format.plan_refusal()
+        );
+    }
+}
+
+#[test]
+fn aws_vpc_flow_logs() {
+    let mut messages = case_messages("aws-vpc-flow-logs");
+    messages.extend(lines_of("benches/data/vpc-v2.log"));
+    messages.extend(lines_of("benches/data/vpc-v5.log"));
+    messages.extend(VPC_EDGES.iter().map(|s| s.to_string()));
+    check("aws-vpc-flow-logs", &messages);
+}
+
+#[test]
+fn aws_vpcflow_elastic() {
+    let mut messages = case_messages("aws-vpcflow-elastic");
+    messages.extend(lines_of("benches/data/vpc-v2.log"));
+    messages.extend(lines_of("benches/data/vpc-v5.log"));
+    messages.extend(VPC_EDGES.iter().map(|s| s.to_string()));
+    check("aws-vpcflow-elastic", &messages);
+}
+
+#[test]
+fn azure_nsg_flow_logs() {
+    let mut messages = case_messages("azure-nsg-flow-logs");
+    messages.extend(lines_of("benches/data/azure-nsg.log"));
+    check("azure-nsg-flow-logs", &messages);
+}
+
+#[test]
+fn pulse_connect_secure() {
+    let mut messages = case_messages("pulse-connect-secure");
+    messages.extend(lines_of("benches/data/pulse.log"));
+    check("pulse-connect-secure", &messages);
+}
