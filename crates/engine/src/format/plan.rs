@@ -276,6 +276,11 @@ struct Enrichments {
 }
 
 pub(crate) struct Plan {
+    /// The format's ignored values that are text (compared as text) and the others.
+    ignored_text: Vec<Str>,
+    ignored_other: Vec<Value>,
+    /// Room reserved in the output per event.
+    width_hint: usize,
     regs: Vec<Reg>,
     steps: Vec<PStep>,
     layout: Layout,
@@ -507,7 +512,21 @@ impl Plan {
                 Some(by_column)
             });
         }
+        let (ignored_text, ignored_other) = program.ignored_values.iter().fold(
+            (Vec::new(), Vec::new()),
+            |(mut text, mut other), v| {
+                match v {
+                    Value::Str(s) => text.push(s.clone()),
+                    v => other.push(v.clone()),
+                }
+                (text, other)
+            },
+        );
+        let width_hint = layout.nodes.iter().map(|n| n.key_json.len() + 24).sum();
         Ok(Plan {
+            ignored_text,
+            ignored_other,
+            width_hint,
             regs,
             steps,
             message: layout.out(message),
@@ -661,17 +680,57 @@ impl EnrichNodes {
     }
 }
 
-/// One event's registers and output fields.
+/// One event's registers and output fields. The buffers are kept per thread and
+/// reused from event to event.
+#[derive(Default)]
 struct State {
     held: Vec<Held>,
     outs: Vec<Option<Value>>,
+    /// Fields split from a text record, before they go to their registers.
+    split: Vec<(u32, Value)>,
+    /// Which output slots hold a value, one bit each: objects ask for a range.
+    set: Vec<u64>,
+}
+
+thread_local! {
+    static STATE: std::cell::RefCell<State> = std::cell::RefCell::default();
 }
 
 impl State {
+    fn reset(&mut self, regs: usize, slots: usize) {
+        self.held.clear();
+        self.held.resize(regs, Held::Absent);
+        self.outs.clear();
+        self.outs.resize(slots, None);
+        self.set.clear();
+        self.set.resize(slots.div_ceil(64), 0);
+    }
+
+    fn put(&mut self, slot: u32, value: Value) {
+        self.outs[slot as usize] = Some(value);
+        self.set[slot as usize / 64] |= 1 << (slot % 64);
+    }
+
+    fn clear(&mut self, range: Range) {
+        for slot in range.lo..range.hi {
+            self.outs[slot as usize] = None;
+            self.set[slot as usize / 64] &= !(1 << (slot % 64));
+        }
+    }
+
+    /// Whether any slot of `range` holds a value.
     fn any(&self, range: Range) -> bool {
-        self.outs[range.lo as usize..range.hi as usize]
-            .iter()
-            .any(Option::is_some)
+        let (lo, hi) = (range.lo as usize, range.hi as usize);
+        if lo >= hi {
+            return false;
+        }
+        let (first, last) = (lo / 64, (hi - 1) / 64);
+        (first..=last).any(|w| {
+            let from = if w == first { lo % 64 } else { 0 };
+            let to = if w == last { (hi - 1) % 64 + 1 } else { 64 };
+            let mask = (u64::MAX >> (64 - (to - from))) << from;
+            self.set[w] & mask != 0
+        })
     }
 
     fn exists(&self, parent: Option<Range>) -> bool {
@@ -789,11 +848,24 @@ impl Plan {
         now: Timestamp,
         out: &mut Vec<u8>,
     ) -> Planned {
-        let mut state = State {
-            held: vec![Held::Absent; self.regs.len()],
-            outs: vec![None; self.slots as usize],
-        };
-        state.outs[self.message as usize] = Some(Value::from(message));
+        STATE.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut state) => self.run_in(&mut state, program, message, now, out),
+            Err(_) => self.run_in(&mut State::default(), program, message, now, out),
+        })
+    }
+
+    fn run_in(
+        &self,
+        state: &mut State,
+        program: &Program,
+        message: &str,
+        now: Timestamp,
+        out: &mut Vec<u8>,
+    ) -> Planned {
+        state.reset(self.regs.len(), self.slots as usize);
+        // Given back at the end (a fallback event only costs a new buffer next time).
+        let mut split = std::mem::take(&mut state.split);
+        state.put(self.message, Value::from(message));
         for (i, reg) in self.regs.iter().enumerate() {
             if let Reg::Layer {
                 slot: ORIGINAL,
@@ -831,10 +903,7 @@ impl Plan {
                     else {
                         continue;
                     };
-                    let view = View {
-                        plan: self,
-                        state: &state,
-                    };
+                    let view = View { plan: self, state };
                     let env = Env {
                         slots: &[],
                         now,
@@ -860,7 +929,7 @@ impl Plan {
                     };
                     let bit = 1u64.checked_shl(step.slot as u32).unwrap_or(0);
                     // Fast path: named fields straight into registers.
-                    let mut split = Vec::new();
+                    split.clear();
                     let fast = match (columns, value) {
                         (Some(by_column), Value::Str(text)) => parser
                             .split_fields(text, &mut |c, field| {
@@ -875,7 +944,7 @@ impl Plan {
                         for &r in regs {
                             state.held[r as usize] = Held::Undefined;
                         }
-                        for (r, v) in split {
+                        for (r, v) in split.drain(..) {
                             state.held[r as usize] = Held::Value(v);
                         }
                         produced |= bit;
@@ -904,10 +973,7 @@ impl Plan {
                     produced |= bit;
                 }
                 PStep::Actions { filter, actions } => {
-                    let view = View {
-                        plan: self,
-                        state: &state,
-                    };
+                    let view = View { plan: self, state };
                     let env = Env {
                         slots: &[],
                         now,
@@ -917,7 +983,7 @@ impl Plan {
                         continue;
                     }
                     for action in actions {
-                        if self.action(program, action, &mut state, now).is_none() {
+                        if self.action(program, action, state, now).is_none() {
                             return Planned::Fallback;
                         }
                     }
@@ -928,8 +994,10 @@ impl Plan {
             // The interpreter words the rejection.
             return Planned::Fallback;
         }
-        self.enrich(&mut state);
-        self.write(ROOT, &state, out);
+        state.split = split;
+        self.enrich(state);
+        out.reserve(self.width_hint);
+        self.write(ROOT, state, out);
         Planned::Written
     }
 
@@ -966,7 +1034,7 @@ impl Plan {
                             regs: &view,
                         })
                     };
-                    assign(program, state, target, value, now)?;
+                    self.assign(program, state, target, value, now)?;
                 }
             }
             PKind::Translate {
@@ -991,12 +1059,12 @@ impl Plan {
                             })
                         })
                     };
-                    assign(program, state, target, value, now)?;
+                    self.assign(program, state, target, value, now)?;
                 }
             }
             PKind::Delete(ranges) => {
                 for range in ranges.iter().flatten() {
-                    state.outs[range.lo as usize..range.hi as usize].fill(None);
+                    state.clear(*range);
                 }
             }
         }
@@ -1017,8 +1085,7 @@ impl Plan {
             }
             if any && state.outs[*to as usize].is_none() {
                 values.sort();
-                state.outs[*to as usize] =
-                    Some(Value::List(values.drain(..).map(Value::Str).collect()));
+                state.put(*to, Value::List(values.drain(..).map(Value::Str).collect()));
             }
         }
         // Which objects exist is read before any address is added, as the
@@ -1032,76 +1099,90 @@ impl Plan {
                 .into_iter()
                 .flatten()
                 .find_map(|s| state.outs[s as usize].clone());
-            if from.is_some() {
-                state.outs[address as usize] = from;
+            if let Some(from) = from {
+                state.put(address, from);
             }
         }
         for &(from, to) in &e.copies {
-            if state.outs[to as usize].is_none() {
-                state.outs[to as usize] = state.outs[from as usize].clone();
+            if state.outs[to as usize].is_none()
+                && let Some(v) = state.outs[from as usize].clone()
+            {
+                state.put(to, v);
             }
         }
     }
 
-    /// Writes the object `node` from the output slots.
-    fn write(&self, node: usize, state: &State, out: &mut Vec<u8>) {
+    /// Writes the object `node` from the output slots; returns whether it had any
+    /// field. An object's key is written first and taken back when it stays empty,
+    /// which costs less than asking every object whether it has fields.
+    fn write(&self, node: usize, state: &State, out: &mut Vec<u8>) -> bool {
         let NodeKind::Object(children) = &self.layout.nodes[node].kind else {
-            return;
+            return false;
         };
         out.push(b'{');
         let mut first = true;
         for &c in children {
             let child = &self.layout.nodes[c];
+            let mark = out.len();
+            if !first {
+                out.push(b',');
+            }
             match child.kind {
                 NodeKind::Leaf(slot) => {
                     let Some(v) = &state.outs[slot as usize] else {
+                        out.truncate(mark);
                         continue;
                     };
-                    if !first {
-                        out.push(b',');
-                    }
                     out.extend_from_slice(&child.key_json);
                     write_json(v, out);
                 }
                 NodeKind::Object(_) => {
-                    if !state.any(child.range) {
+                    out.extend_from_slice(&child.key_json);
+                    if !self.write(c, state, out) {
+                        out.truncate(mark);
                         continue;
                     }
-                    if !first {
-                        out.push(b',');
-                    }
-                    out.extend_from_slice(&child.key_json);
-                    self.write(c, state, out);
                 }
             }
             first = false;
         }
         out.push(b'}');
+        !first
     }
 }
 
-/// Types and stores one value, as the interpreter's `assign` does.
-fn assign(
-    program: &Program,
-    state: &mut State,
-    target: &PTarget,
-    value: Option<Value>,
-    now: Timestamp,
-) -> Option<()> {
-    let Some(value) = value else { return Some(()) };
-    if is_empty(&value) {
-        return Some(());
+impl Plan {
+    /// Types and stores one value, as the interpreter's `assign` does.
+    fn assign(
+        &self,
+        program: &Program,
+        state: &mut State,
+        target: &PTarget,
+        value: Option<Value>,
+        now: Timestamp,
+    ) -> Option<()> {
+        let Some(value) = value else { return Some(()) };
+        if is_empty(&value) {
+            return Some(());
+        }
+        // Text equals only text (Value's equality), so the two lists split the test.
+        let ignored = match &value {
+            Value::Str(s) => self.ignored_text.iter().any(|i| i == s),
+            Value::List(_) | Value::Map(_) => false,
+            other => self.ignored_other.contains(other),
+        };
+        if ignored {
+            return Some(());
+        }
+        let value = match (target.ty, value) {
+            // Text to a keyword field stays as it is: the commonest write.
+            (FieldType::Keyword, v @ Value::Str(_)) => v,
+            (ty, v) => program.taxonomy.coerce(&target.dotted, ty, v, now),
+        };
+        if !is_flat(&value) {
+            return None;
+        }
+        state.put(target.out, value);
+        Some(())
     }
-    let scalar = !matches!(value, Value::List(_) | Value::Map(_));
-    if scalar && program.ignored_values.contains(&value) {
-        return Some(());
-    }
-    let value = program
-        .taxonomy
-        .coerce(&target.dotted, target.ty, value, now);
-    if !is_flat(&value) {
-        return None;
-    }
-    state.outs[target.out as usize] = Some(value);
-    Some(())
 }

@@ -602,12 +602,36 @@ pub(crate) fn slice_indices(
     Ok(out)
 }
 
+/// The bounds of a step-1 slice `[start:stop]` of a sequence of `len` items
+/// (negative indices count from the end; out-of-range ones are clamped).
+fn unit_slice(len: usize, start: Option<i64>, stop: Option<i64>) -> (usize, usize) {
+    let n = len as i64;
+    let at = |v: i64| if v < 0 { v.saturating_add(n) } else { v }.clamp(0, n);
+    let a = start.map_or(0, at);
+    let z = stop.map_or(n, at).max(a);
+    (a as usize, z as usize)
+}
+
 pub(crate) fn slice_value(
     v: &Value,
     start: Option<i64>,
     stop: Option<i64>,
     step: Option<i64>,
 ) -> R<Value> {
+    // The common step-1 slices, without building the index list.
+    if step.unwrap_or(1) == 1 {
+        match v {
+            Value::List(l) => {
+                let (a, z) = unit_slice(l.len(), start, stop);
+                return Ok(Value::List(l[a..z].to_vec()));
+            }
+            Value::Str(s) if s.is_ascii() => {
+                let (a, z) = unit_slice(s.len(), start, stop);
+                return Ok(Value::from(&s[a..z]));
+            }
+            _ => {}
+        }
+    }
     match v {
         Value::List(l) => {
             let idx = slice_indices(l.len(), start, stop, step)?;
