@@ -7,12 +7,6 @@ mod run_cmd;
 
 use clap::{Parser, Subcommand};
 
-// Normalizing allocates many small short-lived values per event, on several
-// threads: mimalloc's thread-local free lists serve that pattern far better than
-// the system allocator.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "intake",

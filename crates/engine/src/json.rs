@@ -153,6 +153,7 @@ pub fn write_json_str(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
+
     out.push(b'"');
     let mut start = 0;
     while let Some(i) = find_escape(bytes, start) {
@@ -284,6 +285,27 @@ mod tests {
             let s = format!("{p}\"{p}\\{p}\u{1f}{p}é\n{p}");
             let expected = serde_json::to_string(&s).unwrap();
             assert_eq!(to_json_string(&Value::from(s.as_str())), expected);
+        }
+    }
+
+    #[test]
+    fn every_ascii_byte_at_every_position_of_short_strings() {
+        // Each byte in each lane of the word-at-a-time check and of the tail.
+        for len in 1..=17 {
+            for pos in 0..len {
+                for b in 0u8..0x80 {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[pos] = b;
+                    let s = String::from_utf8(bytes).unwrap();
+                    let mut out = Vec::new();
+                    write_json_str(&s, &mut out);
+                    let back: String = serde_json::from_slice(&out).unwrap();
+                    assert_eq!(back, s);
+                    if !(b < 0x20 || b == b'"' || b == b'\\') {
+                        assert_eq!(out, serde_json::to_vec(&s).unwrap(), "{s:?}");
+                    }
+                }
+            }
         }
     }
 

@@ -5,10 +5,6 @@
 
 use std::time::Instant;
 
-// The allocator the `intake` binary uses.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(slug), Some(path)) = (args.get(1), args.get(2)) else {
