@@ -85,10 +85,26 @@ fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
             for w in format.warnings() {
                 println!("warning: {w}");
             }
+            if let Some(why) = format.plan_refusal() {
+                println!("note {}: interpreted ({why})", format.slug());
+            }
             for case in &folder.tests {
                 let result = format.parse(case.input.clone(), now);
                 let diffs = match &result {
-                    Ok(event) => intake_formats::compare(&case.expected, event),
+                    Ok(event) => {
+                        let mut diffs = intake_formats::compare(&case.expected, event);
+                        // Raw messages also take the direct path to JSON (the flat
+                        // executor when the format has one): it must agree.
+                        if diffs.is_empty()
+                            && let Some(direct) = direct_event(&format, &case.input, now)
+                        {
+                            diffs = intake_formats::compare(&case.expected, &direct);
+                            for d in &mut diffs {
+                                d.path = format!("{} (direct path to JSON)", d.path);
+                            }
+                        }
+                        diffs
+                    }
                     Err(r) => {
                         println!("FAIL {}: rejected: {}", case.name, r.reason);
                         failed += 1;
@@ -121,4 +137,26 @@ fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The event `parse` writes for an input that is only a raw message, read back
+/// from its JSON; `None` for other inputs.
+fn direct_event(
+    format: &intake_engine::Format,
+    input: &intake_engine::Map,
+    now: intake_engine::Timestamp,
+) -> Option<intake_engine::Value> {
+    let [(key, intake_engine::Value::Str(message))] = input.iter().collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    if key != "message" {
+        return None;
+    }
+    let mut out = Vec::new();
+    match format.parse_message_json(message, now, &mut out) {
+        Ok(()) => std::str::from_utf8(&out)
+            .ok()
+            .and_then(|t| intake_engine::json::parse_json(t).ok()),
+        Err(_) => Some(intake_engine::Value::Null),
+    }
 }

@@ -64,6 +64,10 @@ pub struct ParseArgs {
     /// Never show a progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run every event on the format interpreter, not on the format's flat executor
+    /// (both give the same events; this is for diagnosis and comparison).
+    #[arg(long)]
+    pub interpret: bool,
 }
 
 /// What one batch produced: serialized events and dead-letter records.
@@ -266,7 +270,10 @@ pub fn parse_now(now: Option<&str>) -> anyhow::Result<Timestamp> {
 const BATCH_BYTES: usize = 512 * 1024;
 
 pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
-    let format = load_format(&args.format, args.lenient)?;
+    let mut format = load_format(&args.format, args.lenient)?;
+    if args.interpret {
+        format = format.interpreted_only();
+    }
     let now = parse_now(args.now.as_deref())?;
     let threads = args
         .threads

@@ -273,6 +273,34 @@ fn gzip_files_are_detected_and_order_is_kept_across_threads() {
 }
 
 #[test]
+fn the_interpreter_gives_the_events_of_the_flat_executor() {
+    // The bundled VPC sample runs on the flat executor by default.
+    let sample = repo().join("samples/aws-vpc-flow-logs.log.gz");
+    let mut outputs = Vec::new();
+    for extra in [&[][..], &["--interpret"][..]] {
+        let out = intake()
+            .args(["parse", "--format", "aws-vpc-flow-logs", "--quiet"])
+            .args(extra)
+            .arg(&sample)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Key order may differ between executors; the events may not.
+        let events: Vec<String> = lines(&out.stdout)
+            .iter()
+            .map(intake_engine::json::to_json_string_sorted)
+            .collect();
+        outputs.push(events);
+    }
+    assert!(outputs[0].len() > 500, "{} events", outputs[0].len());
+    assert_eq!(outputs[0], outputs[1]);
+}
+
+#[test]
 fn a_truncated_gzip_keeps_what_was_read_and_fails() {
     let dir = tempfile::tempdir().unwrap();
     let gz = gzip(flow_lines(20_000).as_bytes());
