@@ -135,6 +135,21 @@ fn aws_vpcflow_elastic() {
     check("aws-vpcflow-elastic", &messages);
 }
 
+/// Azure and Pulse are interpreted today: for them the comparison covers the
+/// direct path to JSON (the interpreter's event written by `write_json` and read
+/// back). Once the plan accepts them, the same tests compare both executors.
+#[test]
+fn the_interpreted_formats_say_why() {
+    for (slug, why) in [
+        ("azure-nsg-flow-logs", "writes a mapping"),
+        ("pulse-connect-secure", "templated properties"),
+    ] {
+        let format = intake_formats::builtin(slug).unwrap();
+        let refusal = format.plan_refusal().unwrap_or_default();
+        assert!(refusal.contains(why), "{slug}: {refusal:?}");
+    }
+}
+
 #[test]
 fn azure_nsg_flow_logs() {
     let mut messages = case_messages("azure-nsg-flow-logs");

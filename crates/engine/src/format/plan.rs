@@ -18,13 +18,13 @@ use crate::enrich;
 use crate::externals::Failure;
 use crate::json::write_json;
 use crate::taxonomy::FieldType;
-use crate::template::{Bound, Env, PathUse, Registers, Template, py_str};
-use crate::value::{Map, Str, Value};
+use crate::template::{Bound, Env, PathUse, Registers, Template, py_str, read_path};
+use crate::value::{Hint, Map, Str, Value};
 
 use super::compile::{
     Action, ActionKind, FINAL, Input, ORIGINAL, Program, StepKind, Target, Tpl, ValueTpl,
 };
-use super::run::is_empty;
+use super::run::{is_empty, list_value};
 
 /// What the plan did with one event.
 pub(crate) enum Planned {
@@ -44,7 +44,12 @@ struct Range {
 /// What a register reads.
 enum Reg {
     /// A path into a step's layer (or `original`): filled when the layer is produced.
-    Layer { slot: usize, keys: Vec<Str> },
+    Layer {
+        slot: usize,
+        keys: Vec<Str>,
+        /// Where each key was found last time (see [`Hint`]).
+        hints: Box<[Hint]>,
+    },
     /// A field of the final event.
     Leaf { out: u32, parent: Option<Range> },
     /// An object of the final event, asked only whether it exists.
@@ -332,6 +337,7 @@ impl Binder<'_> {
             Reg::Layer {
                 slot,
                 keys: keys.to_vec(),
+                hints: vec![Hint::default(); keys.len()].into_boxed_slice(),
             }
         };
         let id = u32::try_from(self.regs.len()).ok()?;
@@ -688,8 +694,6 @@ struct State {
     outs: Vec<Option<Value>>,
     /// Fields split from a text record, before they go to their registers.
     split: Vec<(u32, Value)>,
-    /// Which output slots hold a value, one bit each: objects ask for a range.
-    set: Vec<u64>,
 }
 
 thread_local! {
@@ -702,35 +706,21 @@ impl State {
         self.held.resize(regs, Held::Absent);
         self.outs.clear();
         self.outs.resize(slots, None);
-        self.set.clear();
-        self.set.resize(slots.div_ceil(64), 0);
     }
 
     fn put(&mut self, slot: u32, value: Value) {
         self.outs[slot as usize] = Some(value);
-        self.set[slot as usize / 64] |= 1 << (slot % 64);
     }
 
     fn clear(&mut self, range: Range) {
-        for slot in range.lo..range.hi {
-            self.outs[slot as usize] = None;
-            self.set[slot as usize / 64] &= !(1 << (slot % 64));
-        }
+        self.outs[range.lo as usize..range.hi as usize].fill(None);
     }
 
     /// Whether any slot of `range` holds a value.
     fn any(&self, range: Range) -> bool {
-        let (lo, hi) = (range.lo as usize, range.hi as usize);
-        if lo >= hi {
-            return false;
-        }
-        let (first, last) = (lo / 64, (hi - 1) / 64);
-        (first..=last).any(|w| {
-            let from = if w == first { lo % 64 } else { 0 };
-            let to = if w == last { (hi - 1) % 64 + 1 } else { 64 };
-            let mask = (u64::MAX >> (64 - (to - from))) << from;
-            self.set[w] & mask != 0
-        })
+        self.outs[range.lo as usize..range.hi as usize]
+            .iter()
+            .any(Option::is_some)
     }
 
     fn exists(&self, parent: Option<Range>) -> bool {
@@ -785,17 +775,12 @@ impl Registers for View<'_> {
 }
 
 /// A path's value below `root`, as a template reads it.
-fn resolve(root: &Value, keys: &[Str]) -> Held {
-    let mut cur = root;
-    let last = keys.len().saturating_sub(1);
-    for (i, k) in keys.iter().enumerate() {
-        match cur.as_map().and_then(|m| m.get(k)) {
-            Some(v) => cur = v,
-            None if i == last => return Held::Undefined,
-            None => return Held::Absent,
-        }
+fn resolve(root: &Value, keys: &[Str], hints: &[Hint]) -> Held {
+    match read_path(Some(root), keys, hints) {
+        Ok(Some(v)) => Held::Value(v.clone()),
+        Ok(None) => Held::Undefined,
+        Err(_) => Held::Absent,
     }
-    Held::Value(cur.clone())
 }
 
 fn eval(t: &PTpl, env: &Env) -> Option<Value> {
@@ -815,14 +800,7 @@ impl PValue {
         match self {
             PValue::Const(v) => Some(v.clone()),
             PValue::Tpl(t) => eval(t, env),
-            PValue::List(items) => {
-                let out: Vec<Value> = items
-                    .iter()
-                    .filter_map(|i| i.eval(env))
-                    .filter(|v| !is_empty(v))
-                    .collect();
-                (!out.is_empty()).then_some(Value::List(out))
-            }
+            PValue::List(items) => list_value(items.iter().map(|i| i.eval(env))),
         }
     }
 }
@@ -870,6 +848,7 @@ impl Plan {
             if let Reg::Layer {
                 slot: ORIGINAL,
                 keys,
+                ..
             } = reg
             {
                 state.held[i] = match keys.as_slice() {
@@ -966,8 +945,8 @@ impl Plan {
                         Err(_) => continue,
                     };
                     for &r in regs {
-                        if let Reg::Layer { keys, .. } = &self.regs[r as usize] {
-                            state.held[r as usize] = resolve(&layer, keys);
+                        if let Reg::Layer { keys, hints, .. } = &self.regs[r as usize] {
+                            state.held[r as usize] = resolve(&layer, keys, hints);
                         }
                     }
                     produced |= bit;

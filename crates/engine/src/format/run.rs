@@ -40,20 +40,20 @@ pub(super) fn is_empty(v: &Value) -> bool {
     }
 }
 
+/// A YAML list value from its rendered items: the empty ones left out, and no
+/// value at all when none is left.
+pub(super) fn list_value(items: impl Iterator<Item = Option<Value>>) -> Option<Value> {
+    let out: Vec<Value> = items.flatten().filter(|v| !is_empty(v)).collect();
+    (!out.is_empty()).then_some(Value::List(out))
+}
+
 impl ValueTpl {
     /// The value to write, or `None` when there is nothing to write.
     fn eval(&self, env: &Env) -> Option<Value> {
         match self {
             ValueTpl::Const(v) => Some(v.clone()),
             ValueTpl::Template(t) => t.eval(env),
-            ValueTpl::List(items) => {
-                let out: Vec<Value> = items
-                    .iter()
-                    .filter_map(|i| i.eval(env))
-                    .filter(|v| !is_empty(v))
-                    .collect();
-                (!out.is_empty()).then_some(Value::List(out))
-            }
+            ValueTpl::List(items) => list_value(items.iter().map(|i| i.eval(env))),
             ValueTpl::Map(entries) => {
                 let mut out = Map::with_capacity(entries.len());
                 for (k, v) in entries {

@@ -97,11 +97,7 @@ impl<'a> Ctx<'a> {
             Expr::Path(s, keys, hints) => {
                 path(self.slots.get(*s).and_then(Option::as_ref), keys, hints)
             }
-            Expr::Reg(r) => match self.regs.get(*r) {
-                super::Bound::Value(v) => Ok(V::Ref(v)),
-                super::Bound::Undefined => Ok(V::Undef),
-                super::Bound::Absent => fail("attribute of undefined value"),
-            },
+            Expr::Reg(r) => Ok(super::read_bound(self.regs.get(*r))?.map_or(V::Undef, V::Ref)),
             Expr::Local(s) => Ok(self.local(*s)),
             Expr::Loop(s, attr) => self.loop_attr(*s, *attr),
             Expr::Attr(b, name) => {
@@ -440,7 +436,7 @@ impl<'a> Ctx<'a> {
 }
 
 /// Walks a layer path over borrowed values.
-fn path<'a>(
+pub(crate) fn path<'a>(
     root: Option<&'a Value>,
     keys: &[crate::value::Str],
     hints: &[crate::value::Hint],

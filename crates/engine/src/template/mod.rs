@@ -81,6 +81,31 @@ impl Registers for NoRegisters {
     }
 }
 
+/// A register's value as a path gives it: `Ok(None)` for Undefined, an error when
+/// a parent is missing.
+pub(crate) fn read_bound(b: Bound<'_>) -> Result<Option<&Value>, EvalError> {
+    match b {
+        Bound::Value(v) => Ok(Some(v)),
+        Bound::Undefined => Ok(None),
+        Bound::Absent => Err(EvalError("attribute of undefined value")),
+    }
+}
+
+/// The value at `keys` below `root` (a layer, `None` when never produced), as a
+/// template path reads it: `Ok(None)` when only the last key is missing
+/// (Undefined), an error when a parent is. `hints` holds one entry per key.
+pub(crate) fn read_path<'v>(
+    root: Option<&'v Value>,
+    keys: &[Str],
+    hints: &[Hint],
+) -> Result<Option<&'v Value>, EvalError> {
+    // The walk only ever gives a borrowed value or Undefined.
+    match eval::path(root, keys, hints)? {
+        V::Ref(v) => Ok(Some(v)),
+        _ => Ok(None),
+    }
+}
+
 /// How a rebound path is used, so that the binder can refuse what it cannot serve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathUse {
@@ -174,35 +199,11 @@ impl Operand {
     }
 
     /// The operand's value: `Ok(None)` for Undefined, an error when a parent is missing.
-    fn get<'e>(&self, env: &'e Env) -> Result<Option<&'e Value>, EvalError>
-    where
-        Self: 'e,
-    {
+    fn get<'e>(&'e self, env: &'e Env) -> Result<Option<&'e Value>, EvalError> {
         match self {
-            Operand::Reg(r) => match env.regs.get(*r) {
-                Bound::Value(v) => Ok(Some(v)),
-                Bound::Undefined => Ok(None),
-                Bound::Absent => Err(EvalError("attribute of undefined value")),
-            },
+            Operand::Reg(r) => read_bound(env.regs.get(*r)),
             Operand::Path(slot, keys, hints) => {
-                let mut cur = match env.slots.get(*slot) {
-                    Some(Some(v)) => v,
-                    _ if keys.is_empty() => return Ok(None),
-                    _ => return Err(EvalError("attribute of undefined value")),
-                };
-                let last = keys.len().saturating_sub(1);
-                for (i, (k, h)) in keys.iter().zip(hints).enumerate() {
-                    match cur {
-                        Value::Map(m) => match m.get_hinted(k, h) {
-                            Some(v) => cur = v,
-                            None if i == last => return Ok(None),
-                            None => return Err(EvalError("attribute of undefined value")),
-                        },
-                        _ if i == last => return Ok(None),
-                        _ => return Err(EvalError("attribute of undefined value")),
-                    }
-                }
-                Ok(Some(cur))
+                read_path(env.slots.get(*slot).and_then(Option::as_ref), keys, hints)
             }
         }
     }
@@ -303,26 +304,12 @@ impl Template {
         match &self.kind {
             Kind::Const(r) => r.clone(),
             Kind::Path(slot, keys, hints) => {
-                let mut cur = match env.slots.get(*slot) {
-                    Some(Some(v)) => v,
-                    _ if keys.is_empty() => return Ok(None),
-                    _ => return Err(EvalError("attribute of undefined value")),
-                };
-                let last = keys.len().saturating_sub(1);
-                for (i, (k, h)) in keys.iter().zip(hints).enumerate() {
-                    match cur.as_map().and_then(|m| m.get_hinted(k, h)) {
-                        Some(v) => cur = v,
-                        None if i == last => return Ok(None),
-                        None => return Err(EvalError("attribute of undefined value")),
-                    }
-                }
-                Ok(Some(finish_value(cur)))
+                Ok(
+                    read_path(env.slots.get(*slot).and_then(Option::as_ref), keys, hints)?
+                        .map(finish_value),
+                )
             }
-            Kind::Reg(r) => match env.regs.get(*r) {
-                Bound::Value(v) => Ok(Some(finish_value(v))),
-                Bound::Undefined => Ok(None),
-                Bound::Absent => Err(EvalError("attribute of undefined value")),
-            },
+            Kind::Reg(r) => Ok(read_bound(env.regs.get(*r))?.map(finish_value)),
             Kind::Shaped(shape, operand, e) => {
                 // The shapes' results on text and integers, as the evaluator gives them.
                 match (shape, operand.get(env)?) {

@@ -188,12 +188,7 @@ fn expr(e: &Expr, bind: &mut Binder, usage: PathUse) -> Option<Expr> {
                 None => None,
             },
         ),
-        Expr::Global(c) => Expr::Global(Box::new(Call {
-            kind: c.kind,
-            input: value(&c.input, bind)?,
-            args: args(&c.args, bind)?,
-            regex: c.regex.clone(),
-        })),
+        Expr::Global(c) => Expr::Global(call(c, bind, PathUse::Value)?),
         Expr::Fail(x, why) => Expr::Fail(boxed(x, bind)?, why),
     })
 }
