@@ -1171,18 +1171,34 @@ fn format_with(t: Timestamp, always_fraction: bool) -> crate::value::Str {
 pub fn epoch_seconds_ecs_str(value: &Value) -> Option<crate::value::Str> {
     let secs = match value {
         Value::Int(i) if (1_000_000_000..=9_999_999_999).contains(i) => *i,
-        Value::Str(s) if s.len() == 10 => {
-            let mut v: i64 = 0;
-            for &c in s.as_bytes() {
-                if !c.is_ascii_digit() {
-                    return None;
-                }
-                v = v * 10 + (c - b'0') as i64;
-            }
-            v
-        }
+        Value::Str(s) => ten_digit_epoch(s)?,
         _ => return None,
     };
+    let text = epoch_seconds_ecs(secs);
+    // ASCII only: valid UTF-8.
+    Some(crate::value::Str::from(
+        std::str::from_utf8(&text).unwrap_or_default(),
+    ))
+}
+
+/// The value of text that is exactly ten ASCII digits (epoch seconds of years
+/// 2001..=2286, or 1970.. with leading zeros).
+pub fn ten_digit_epoch(s: &str) -> Option<i64> {
+    if s.len() != 10 {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in s.as_bytes() {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + (c - b'0') as i64;
+    }
+    Some(v)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for epoch seconds in `0..10^10`.
+pub fn epoch_seconds_ecs(secs: i64) -> [u8; 20] {
     // Below 10^10 seconds: years 1970..=2286, always in range, never a fraction.
     let days = secs / 86_400;
     let sod = (secs % 86_400) as u32;
@@ -1199,10 +1215,7 @@ pub fn epoch_seconds_ecs_str(value: &Value) -> Option<crate::value::Str> {
     two(&mut out, 11, sod / 3600);
     two(&mut out, 14, sod / 60 % 60);
     two(&mut out, 17, sod % 60);
-    // ASCII only: valid UTF-8.
-    Some(crate::value::Str::from(
-        std::str::from_utf8(&out).unwrap_or_default(),
-    ))
+    out
 }
 
 /// The proleptic Gregorian (year, month, day) of a non-negative count of days since

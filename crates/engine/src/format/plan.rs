@@ -11,14 +11,18 @@
 //! value takes a shape it does not model (a mapping written to a field, an event that
 //! is rejected). Tests compare both executors on every format and corpus sample.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 
-use crate::datetime::Timestamp;
+use crate::datetime::{self, Timestamp};
 use crate::enrich;
 use crate::externals::Failure;
-use crate::json::write_json;
+use crate::json::{write_json, write_json_str};
 use crate::taxonomy::FieldType;
-use crate::template::{Bound, Env, PathUse, Registers, Template, py_str, read_path};
+use crate::template::{
+    self, Bound, Env, PathUse, Registers, Template, TextTest, may_be_container, py_str,
+    read_path,
+};
 use crate::value::{Hint, Map, Str, Value};
 
 use super::compile::{
@@ -62,11 +66,49 @@ enum Reg {
     },
 }
 
+/// Bytes `lo..hi` of the event's message.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    lo: u32,
+    hi: u32,
+}
+
+impl Span {
+    fn of(self, message: &str) -> &str {
+        &message[self.lo as usize..self.hi as usize]
+    }
+
+    /// The span of `part`, a slice of `message`; `None` for text held elsewhere.
+    fn within(message: &str, part: &str) -> Option<Span> {
+        let lo = (part.as_ptr() as usize).checked_sub(message.as_ptr() as usize)?;
+        let hi = lo + part.len();
+        (hi <= message.len()).then(|| Span {
+            lo: lo as u32,
+            hi: hi as u32,
+        })
+    }
+}
+
 /// A register's value while an event runs (layer registers only).
 #[derive(Clone)]
 enum Held {
     Absent,
     Undefined,
+    /// Text of the message, made a [`Value`] only when a template reads it.
+    Text(Span, OnceCell<Value>),
+    Value(Value),
+}
+
+/// An output field's value while an event runs.
+#[derive(Clone, Default)]
+enum Out {
+    #[default]
+    None,
+    /// Text of the message, already typed (a keyword, or IPv4 text, which is its own
+    /// canonical form); made a [`Value`] only when something reads it.
+    Text(Span, OnceCell<Value>),
+    /// `Plan::consts[i]`, typed when the format loaded.
+    Const(u32),
     Value(Value),
 }
 
@@ -86,8 +128,24 @@ struct PTarget {
     ty: FieldType,
 }
 
+/// A write whose value the plan computes without the evaluator when it can.
+enum Direct {
+    /// A constant, typed when the format loaded; `None` when it writes nothing
+    /// (empty or an ignored value).
+    Const(Option<u32>),
+    /// A template that reads one register, applied by the plan itself when the
+    /// register holds text of the message (see [`template::Direct`]).
+    Text(template::Direct, u32),
+}
+
+struct PAssign {
+    target: PTarget,
+    value: PValue,
+    direct: Option<Direct>,
+}
+
 enum PKind {
-    Set(Vec<(PTarget, PValue)>),
+    Set(Vec<PAssign>),
     Translate {
         dictionary: HashMap<String, PValue>,
         mappings: Vec<(u32, PTarget)>,
@@ -97,8 +155,14 @@ enum PKind {
     Delete(Vec<Option<Range>>),
 }
 
+/// A filter, and its direct form when it only tests register text.
+struct PFilter {
+    tpl: PTpl,
+    text: Option<TextTest>,
+}
+
 struct PAction {
-    filter: Option<PTpl>,
+    filter: Option<PFilter>,
     kind: PKind,
 }
 
@@ -111,7 +175,7 @@ enum PStep {
     External {
         /// Index of the step in the program (parser, output field, flags).
         step: usize,
-        filter: Option<PTpl>,
+        filter: Option<PFilter>,
         input: PInput,
         /// The layer's registers (all `Reg::Layer` of its slot).
         regs: Vec<u32>,
@@ -120,7 +184,7 @@ enum PStep {
         columns: Option<Vec<Option<u32>>>,
     },
     Actions {
-        filter: Option<PTpl>,
+        filter: Option<PFilter>,
         actions: Vec<PAction>,
     },
 }
@@ -281,6 +345,8 @@ struct Enrichments {
 }
 
 pub(crate) struct Plan {
+    /// Constant values written to fields, typed for their field, and their JSON.
+    consts: Vec<(Value, Box<[u8]>)>,
     /// The format's ignored values that are text (compared as text) and the others.
     ignored_text: Vec<Str>,
     ignored_other: Vec<Value>,
@@ -368,9 +434,13 @@ impl Binder<'_> {
         }
     }
 
-    fn filter(&mut self, f: &Option<Tpl>) -> Option<Option<PTpl>> {
+    fn filter(&mut self, f: &Option<Tpl>) -> Option<Option<PFilter>> {
         match f {
-            Some(t) => Some(Some(self.tpl(t)?)),
+            Some(t) => {
+                let tpl = self.tpl(t)?;
+                let text = tpl.as_ref().and_then(Template::text_test);
+                Some(Some(PFilter { tpl, text }))
+            }
             None => Some(None),
         }
     }
@@ -447,6 +517,10 @@ impl Plan {
             index: HashMap::new(),
             layers,
         };
+        let mut lowering = Lowering {
+            program,
+            consts: Vec::new(),
+        };
         let mut steps = Vec::with_capacity(program.steps.len());
         for (index, step) in program.steps.iter().enumerate() {
             let filter = binder.filter(&step.filter).ok_or(REBIND)?;
@@ -469,7 +543,7 @@ impl Plan {
                     filter,
                     actions: actions
                         .iter()
-                        .map(|a| plan_action(&mut binder, a))
+                        .map(|a| plan_action(&mut binder, &mut lowering, a))
                         .collect::<Option<_>>()
                         .ok_or("an action reads a whole layer or an object, or writes a mapping")?,
                 },
@@ -530,6 +604,7 @@ impl Plan {
         );
         let width_hint = layout.nodes.iter().map(|n| n.key_json.len() + 24).sum();
         Ok(Plan {
+            consts: lowering.consts,
             ignored_text,
             ignored_other,
             width_hint,
@@ -553,13 +628,72 @@ fn targets(action: &Action) -> Vec<&Target> {
     }
 }
 
-fn plan_action(binder: &mut Binder, action: &Action) -> Option<PAction> {
+/// What the plan computes itself for the writes of `set` actions.
+struct Lowering<'p> {
+    program: &'p Program,
+    consts: Vec<(Value, Box<[u8]>)>,
+}
+
+impl Lowering<'_> {
+    fn direct(&mut self, regs: &[Reg], target: &PTarget, value: &PValue) -> Option<Direct> {
+        match value {
+            // A date constant may be year-less text, which depends on the clock; a
+            // mapping is typed field by field: both are left to `assign`.
+            PValue::Const(v) if target.ty != FieldType::Date && is_flat(v) => {
+                // As `assign` compares: text with text only, containers never.
+                let ignored = match v {
+                    Value::Str(s) => self
+                        .program
+                        .ignored_values
+                        .iter()
+                        .any(|i| i.as_str() == Some(s.as_str())),
+                    Value::List(_) | Value::Map(_) => false,
+                    other => self.program.ignored_values.contains(other),
+                };
+                if is_empty(v) || ignored {
+                    return Some(Direct::Const(None));
+                }
+                let typed = self.program.taxonomy.coerce(
+                    &target.dotted,
+                    target.ty,
+                    v.clone(),
+                    Timestamp::default(),
+                );
+                if !is_flat(&typed) {
+                    return None;
+                }
+                let mut json = Vec::new();
+                write_json(&typed, &mut json);
+                let index = u32::try_from(self.consts.len()).ok()?;
+                self.consts.push((typed, json.into_boxed_slice()));
+                Some(Direct::Const(Some(index)))
+            }
+            PValue::Tpl(Some(t)) => {
+                let (op, reg) = t.direct()?;
+                matches!(regs.get(reg as usize), Some(Reg::Layer { .. }))
+                    .then_some(Direct::Text(op, reg))
+            }
+            _ => None,
+        }
+    }
+}
+
+fn plan_action(binder: &mut Binder, lowering: &mut Lowering, action: &Action) -> Option<PAction> {
     let filter = binder.filter(&action.filter)?;
     let kind = match &action.kind {
         ActionKind::Set(assigns) => PKind::Set(
             assigns
                 .iter()
-                .map(|a| Some((binder.target(&a.target)?, binder.value(&a.value)?)))
+                .map(|a| {
+                    let target = binder.target(&a.target)?;
+                    let value = binder.value(&a.value)?;
+                    let direct = lowering.direct(&binder.regs, &target, &value);
+                    Some(PAssign {
+                        target,
+                        value,
+                        direct,
+                    })
+                })
                 .collect::<Option<_>>()?,
         ),
         ActionKind::Translate {
@@ -691,9 +825,9 @@ impl EnrichNodes {
 #[derive(Default)]
 struct State {
     held: Vec<Held>,
-    outs: Vec<Option<Value>>,
+    outs: Vec<Out>,
     /// Fields split from a text record, before they go to their registers.
-    split: Vec<(u32, Value)>,
+    split: Vec<(u32, Held)>,
 }
 
 thread_local! {
@@ -705,22 +839,26 @@ impl State {
         self.held.clear();
         self.held.resize(regs, Held::Absent);
         self.outs.clear();
-        self.outs.resize(slots, None);
+        self.outs.resize(slots, Out::None);
     }
 
     fn put(&mut self, slot: u32, value: Value) {
-        self.outs[slot as usize] = Some(value);
+        self.outs[slot as usize] = Out::Value(value);
     }
 
     fn clear(&mut self, range: Range) {
-        self.outs[range.lo as usize..range.hi as usize].fill(None);
+        self.outs[range.lo as usize..range.hi as usize].fill(Out::None);
+    }
+
+    fn is_set(&self, slot: u32) -> bool {
+        !matches!(self.outs[slot as usize], Out::None)
     }
 
     /// Whether any slot of `range` holds a value.
     fn any(&self, range: Range) -> bool {
         self.outs[range.lo as usize..range.hi as usize]
             .iter()
-            .any(Option::is_some)
+            .any(|o| !matches!(o, Out::None))
     }
 
     fn exists(&self, parent: Option<Range>) -> bool {
@@ -728,13 +866,46 @@ impl State {
     }
 }
 
-/// The registers as templates see them.
+/// The registers and fields as values, made from message text when first read.
 struct View<'a> {
     plan: &'a Plan,
     state: &'a State,
+    message: &'a str,
 }
 
 static PRESENT: Value = Value::Null;
+
+impl<'a> View<'a> {
+    fn out(&self, slot: u32) -> Option<&'a Value> {
+        match &self.state.outs[slot as usize] {
+            Out::None => None,
+            Out::Text(span, cell) => Some(cell.get_or_init(|| Value::from(span.of(self.message)))),
+            Out::Const(i) => Some(&self.plan.consts[*i as usize].0),
+            Out::Value(v) => Some(v),
+        }
+    }
+}
+
+impl<'a> View<'a> {
+    /// A register's text, when it holds text.
+    fn text(&self, reg: u32) -> Option<&'a str> {
+        let message = self.message;
+        match &self.plan.regs[reg as usize] {
+            Reg::Layer { .. } => match &self.state.held[reg as usize] {
+                Held::Text(span, _) => Some(span.of(message)),
+                Held::Value(Value::Str(s)) => Some(s),
+                _ => None,
+            },
+            Reg::Leaf { out, .. } => match &self.state.outs[*out as usize] {
+                Out::Text(span, _) => Some(span.of(message)),
+                Out::Value(Value::Str(s)) => Some(s),
+                Out::Const(i) => self.plan.consts[*i as usize].0.as_str(),
+                _ => None,
+            },
+            Reg::Object { .. } | Reg::Missing { .. } => None,
+        }
+    }
+}
 
 impl Registers for View<'_> {
     fn get(&self, reg: u32) -> Bound<'_> {
@@ -743,9 +914,12 @@ impl Registers for View<'_> {
             Reg::Layer { .. } => match &state.held[reg as usize] {
                 Held::Absent => Bound::Absent,
                 Held::Undefined => Bound::Undefined,
+                Held::Text(span, cell) => {
+                    Bound::Value(cell.get_or_init(|| Value::from(span.of(self.message))))
+                }
                 Held::Value(v) => Bound::Value(v),
             },
-            Reg::Leaf { out, parent } => match &state.outs[*out as usize] {
+            Reg::Leaf { out, parent } => match self.out(*out) {
                 Some(v) => Bound::Value(v),
                 None if state.exists(*parent) => Bound::Undefined,
                 None => Bound::Absent,
@@ -787,11 +961,20 @@ fn eval(t: &PTpl, env: &Env) -> Option<Value> {
     t.as_ref()?.eval(env).ok().flatten()
 }
 
-fn passes(filter: &Option<PTpl>, env: &Env) -> bool {
-    match filter {
-        None => true,
-        Some(Some(t)) => t.test(env),
-        Some(None) => false,
+fn passes(filter: &Option<PFilter>, view: &View, now: Timestamp) -> bool {
+    let Some(filter) = filter else { return true };
+    if let Some(direct) = &filter.text
+        && let Some(truth) = direct.run(&|r| view.text(r))
+    {
+        return truth;
+    }
+    match &filter.tpl {
+        Some(t) => t.test(&Env {
+            slots: &[],
+            now,
+            regs: view,
+        }),
+        None => false,
     }
 }
 
@@ -816,6 +999,40 @@ fn is_flat(v: &Value) -> bool {
     }
 }
 
+/// What a [`Direct::Text`] write gives on text of the message.
+enum Computed {
+    /// The text itself.
+    Same,
+    /// Other text (a case change).
+    Other(Value),
+    /// Anything else (non-ASCII case changes, container literals): the template's.
+    Evaluate,
+}
+
+fn compute(op: template::Direct, text: &str) -> Computed {
+    let changed = match op {
+        template::Direct::Copy => None,
+        template::Direct::Lower if !text.is_ascii() => return Computed::Evaluate,
+        template::Direct::Upper if !text.is_ascii() => return Computed::Evaluate,
+        template::Direct::Lower => text
+            .bytes()
+            .any(|b| b.is_ascii_uppercase())
+            .then(|| text.to_ascii_lowercase()),
+        template::Direct::Upper => text
+            .bytes()
+            .any(|b| b.is_ascii_lowercase())
+            .then(|| text.to_ascii_uppercase()),
+    };
+    let result = changed.as_deref().unwrap_or(text);
+    if may_be_container(result) {
+        return Computed::Evaluate;
+    }
+    match changed {
+        None => Computed::Same,
+        Some(other) => Computed::Other(Value::from(other)),
+    }
+}
+
 impl Plan {
     /// Normalizes `message` (an event whose only key is `message`) and appends it to
     /// `out` as JSON, or asks for the interpreter.
@@ -826,6 +1043,10 @@ impl Plan {
         now: Timestamp,
         out: &mut Vec<u8>,
     ) -> Planned {
+        // Spans of the message are 32-bit.
+        if u32::try_from(message.len()).is_err() {
+            return Planned::Fallback;
+        }
         STATE.with(|cell| match cell.try_borrow_mut() {
             Ok(mut state) => self.run_in(&mut state, program, message, now, out),
             Err(_) => self.run_in(&mut State::default(), program, message, now, out),
@@ -843,7 +1064,11 @@ impl Plan {
         state.reset(self.regs.len(), self.slots as usize);
         // Given back at the end (a fallback event only costs a new buffer next time).
         let mut split = std::mem::take(&mut state.split);
-        state.put(self.message, Value::from(message));
+        let whole = Span {
+            lo: 0,
+            hi: message.len() as u32,
+        };
+        state.outs[self.message as usize] = Out::Text(whole, OnceCell::new());
         for (i, reg) in self.regs.iter().enumerate() {
             if let Reg::Layer {
                 slot: ORIGINAL,
@@ -852,7 +1077,7 @@ impl Plan {
             } = reg
             {
                 state.held[i] = match keys.as_slice() {
-                    [key] if key == "message" => Held::Value(Value::from(message)),
+                    [key] if key == "message" => Held::Text(whole, OnceCell::new()),
                     // A key below the text, or an absent key: Undefined.
                     [_] => Held::Undefined,
                     [key, _] if key == "message" => Held::Undefined,
@@ -882,14 +1107,54 @@ impl Plan {
                     else {
                         continue;
                     };
-                    let view = View { plan: self, state };
+                    let view = View {
+                        plan: self,
+                        state,
+                        message,
+                    };
+                    if !passes(filter, &view, now) {
+                        continue;
+                    }
                     let env = Env {
                         slots: &[],
                         now,
                         regs: &view,
                     };
-                    if !passes(filter, &env) {
-                        continue;
+                    let bit = 1u64.checked_shl(step.slot as u32).unwrap_or(0);
+                    // Fast path: text of the message split into named fields, straight
+                    // into registers as spans.
+                    if let (Some(by_column), PInput::Reg(r)) = (columns, input)
+                        && let Held::Text(span, _) = &state.held[*r as usize]
+                    {
+                        let text = span.of(message);
+                        if text.is_empty() {
+                            continue;
+                        }
+                        split.clear();
+                        let fast = parser
+                            .split_fields(text, &mut |c, field| {
+                                if let Some(Some(r)) = by_column.get(c) {
+                                    split.push((
+                                        *r,
+                                        match Span::within(message, field) {
+                                            Some(span) => Held::Text(span, OnceCell::new()),
+                                            None => Held::Value(Value::from(field)),
+                                        },
+                                    ));
+                                }
+                            })
+                            .is_some();
+                        if fast {
+                            for &r in regs {
+                                state.held[r as usize] = Held::Undefined;
+                            }
+                            for (r, held) in split.drain(..) {
+                                state.held[r as usize] = held;
+                            }
+                            produced |= bit;
+                            parsed |= *is_parser;
+                            continue;
+                        }
                     }
                     let owned;
                     let value = match input {
@@ -906,14 +1171,13 @@ impl Plan {
                         Some(v) if !matches!(v, Value::Null) && v.as_str() != Some("") => v,
                         _ => continue,
                     };
-                    let bit = 1u64.checked_shl(step.slot as u32).unwrap_or(0);
-                    // Fast path: named fields straight into registers.
+                    // Named fields of other text, as values.
                     split.clear();
                     let fast = match (columns, value) {
                         (Some(by_column), Value::Str(text)) => parser
                             .split_fields(text, &mut |c, field| {
                                 if let Some(Some(r)) = by_column.get(c) {
-                                    split.push((*r, Value::from(field)));
+                                    split.push((*r, Held::Value(Value::from(field))));
                                 }
                             })
                             .is_some(),
@@ -923,8 +1187,8 @@ impl Plan {
                         for &r in regs {
                             state.held[r as usize] = Held::Undefined;
                         }
-                        for (r, v) in split.drain(..) {
-                            state.held[r as usize] = Held::Value(v);
+                        for (r, held) in split.drain(..) {
+                            state.held[r as usize] = held;
                         }
                         produced |= bit;
                         parsed |= *is_parser;
@@ -952,17 +1216,19 @@ impl Plan {
                     produced |= bit;
                 }
                 PStep::Actions { filter, actions } => {
-                    let view = View { plan: self, state };
-                    let env = Env {
-                        slots: &[],
-                        now,
-                        regs: &view,
+                    let view = View {
+                        plan: self,
+                        state,
+                        message,
                     };
-                    if !passes(filter, &env) {
+                    if !passes(filter, &view, now) {
                         continue;
                     }
                     for action in actions {
-                        if self.action(program, action, state, now).is_none() {
+                        if self
+                            .action(program, action, state, message, now)
+                            .is_none()
+                        {
                             return Planned::Fallback;
                         }
                     }
@@ -974,9 +1240,9 @@ impl Plan {
             return Planned::Fallback;
         }
         state.split = split;
-        self.enrich(state);
+        self.enrich(state, message);
         out.reserve(self.width_hint);
-        self.write(ROOT, state, out);
+        self.write(ROOT, state, message, out);
         Planned::Written
     }
 
@@ -986,34 +1252,67 @@ impl Plan {
         program: &Program,
         action: &PAction,
         state: &mut State,
+        message: &str,
         now: Timestamp,
     ) -> Option<()> {
         let passes_filter = {
-            let view = View { plan: self, state };
-            passes(
-                &action.filter,
-                &Env {
-                    slots: &[],
-                    now,
-                    regs: &view,
-                },
-            )
+            let view = View {
+                plan: self,
+                state,
+                message,
+            };
+            passes(&action.filter, &view, now)
         };
         if !passes_filter {
             return Some(());
         }
         match &action.kind {
             PKind::Set(assigns) => {
-                for (target, value) in assigns {
+                for assign in assigns {
+                    match assign.direct {
+                        Some(Direct::Const(None)) => continue,
+                        Some(Direct::Const(Some(i))) => {
+                            state.outs[assign.target.out as usize] = Out::Const(i);
+                            continue;
+                        }
+                        Some(Direct::Text(op, reg)) => {
+                            if let Held::Text(span, _) = &state.held[reg as usize] {
+                                let span = *span;
+                                match compute(op, span.of(message)) {
+                                    Computed::Same => {
+                                        self.assign_text(
+                                            program,
+                                            state,
+                                            &assign.target,
+                                            span,
+                                            message,
+                                            now,
+                                        )?;
+                                        continue;
+                                    }
+                                    Computed::Other(v) => {
+                                        self.assign(program, state, &assign.target, Some(v), now)?;
+                                        continue;
+                                    }
+                                    Computed::Evaluate => {}
+                                }
+                            }
+                        }
+                        None => {}
+                    }
                     let value = {
-                        let view = View { plan: self, state };
-                        value.eval(&Env {
+                        let view = View {
+                            plan: self,
+                            state,
+                            message,
+                        };
+                        assign.value.eval(&Env {
                             slots: &[],
                             now,
                             regs: &view,
                         })
                     };
-                    self.assign(program, state, target, value, now)?;
+                    self.assign(program, state, &assign.target, value, now)?;
                 }
             }
             PKind::Translate {
@@ -1023,7 +1322,11 @@ impl Plan {
             } => {
                 for (source, target) in mappings {
                     let value = {
-                        let view = View { plan: self, state };
+                        let view = View {
+                            plan: self,
+                            state,
+                            message,
+                        };
                         let hit = match view.get(*source) {
                             Bound::Value(Value::Str(s)) => dictionary.get(s.as_str()),
                             Bound::Value(Value::Null) => None,
@@ -1050,19 +1353,24 @@ impl Plan {
         Some(())
     }
 
-    fn enrich(&self, state: &mut State) {
+    fn enrich(&self, state: &mut State, message: &str) {
         let e = &self.enrichments;
         let mut values = Vec::new();
         for (to, from) in &e.related {
             values.clear();
             let mut any = false;
             for &f in from {
-                if let Some(v) = &state.outs[f as usize] {
+                let view = View {
+                    plan: self,
+                    state,
+                    message,
+                };
+                if let Some(v) = view.out(f) {
                     any = true;
                     enrich::push_value(v, &mut values);
                 }
             }
-            if any && state.outs[*to as usize].is_none() {
+            if any && !state.is_set(*to) {
                 values.sort();
                 state.put(*to, Value::List(values.drain(..).map(Value::Str).collect()));
             }
@@ -1071,22 +1379,20 @@ impl Plan {
         // interpreter's enrichment does.
         let sides: Vec<bool> = e.addresses.iter().map(|a| state.any(a.0)).collect();
         for (&(_, address, domain, ip), exists) in e.addresses.iter().zip(sides) {
-            if !exists || state.outs[address as usize].is_some() {
+            if !exists || state.is_set(address) {
                 continue;
             }
             let from = [domain, ip]
                 .into_iter()
                 .flatten()
-                .find_map(|s| state.outs[s as usize].clone());
+                .find(|&s| state.is_set(s));
             if let Some(from) = from {
-                state.put(address, from);
+                state.outs[address as usize] = state.outs[from as usize].clone();
             }
         }
         for &(from, to) in &e.copies {
-            if state.outs[to as usize].is_none()
-                && let Some(v) = state.outs[from as usize].clone()
-            {
-                state.put(to, v);
+            if !state.is_set(to) && state.is_set(from) {
+                state.outs[to as usize] = state.outs[from as usize].clone();
             }
         }
     }
@@ -1094,7 +1400,7 @@ impl Plan {
     /// Writes the object `node` from the output slots; returns whether it had any
     /// field. An object's key is written first and taken back when it stays empty,
     /// which costs less than asking every object whether it has fields.
-    fn write(&self, node: usize, state: &State, out: &mut Vec<u8>) -> bool {
+    fn write(&self, node: usize, state: &State, message: &str, out: &mut Vec<u8>) -> bool {
         let NodeKind::Object(children) = &self.layout.nodes[node].kind else {
             return false;
         };
@@ -1108,16 +1414,22 @@ impl Plan {
             }
             match child.kind {
                 NodeKind::Leaf(slot) => {
-                    let Some(v) = &state.outs[slot as usize] else {
+                    let value = &state.outs[slot as usize];
+                    if let Out::None = value {
                         out.truncate(mark);
                         continue;
-                    };
+                    }
                     out.extend_from_slice(&child.key_json);
-                    write_json(v, out);
+                    match value {
+                        Out::None => {}
+                        Out::Text(span, _) => write_json_str(span.of(message), out),
+                        Out::Const(i) => out.extend_from_slice(&self.consts[*i as usize].1),
+                        Out::Value(v) => write_json(v, out),
+                    }
                 }
                 NodeKind::Object(_) => {
                     out.extend_from_slice(&child.key_json);
-                    if !self.write(c, state, out) {
+                    if !self.write(c, state, message, out) {
                         out.truncate(mark);
                         continue;
                     }
@@ -1164,4 +1476,48 @@ impl Plan {
         state.put(target.out, value);
         Some(())
     }
+
+    /// [`Plan::assign`] of text of the message, typed without a [`Value`] where the
+    /// field's type allows.
+    fn assign_text(
+        &self,
+        program: &Program,
+        state: &mut State,
+        target: &PTarget,
+        span: Span,
+        message: &str,
+        now: Timestamp,
+    ) -> Option<()> {
+        let text = span.of(message);
+        if text.is_empty() || text == "None" || self.ignored_text.iter().any(|i| i == text) {
+            return Some(());
+        }
+        let typed = match target.ty {
+            FieldType::Keyword => Out::Text(span, OnceCell::new()),
+            // Only IPv6 text (with a colon) can have another canonical form.
+            FieldType::Ip if !text.contains(':') => Out::Text(span, OnceCell::new()),
+            FieldType::Long if (1..=18).contains(&text.len()) && is_digits(text) => {
+                Out::Value(Value::Int(digits_value(text)))
+            }
+            FieldType::Date => match datetime::ten_digit_epoch(text) {
+                Some(secs) => {
+                    let text = datetime::epoch_seconds_ecs(secs);
+                    Out::Value(Value::Str(Str::from_utf8(&text).unwrap_or_default()))
+                }
+                None => return self.assign(program, state, target, Some(Value::from(text)), now),
+            },
+            _ => return self.assign(program, state, target, Some(Value::from(text)), now),
+        };
+        state.outs[target.out as usize] = typed;
+        Some(())
+    }
+}
+
+fn is_digits(text: &str) -> bool {
+    text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The value of at most 18 ASCII digits (no overflow).
+fn digits_value(text: &str) -> i64 {
+    text.bytes().fold(0, |v, b| v * 10 + i64::from(b - b'0'))
 }

@@ -235,7 +235,7 @@ fn char_index(s: &str, byte: usize) -> i64 {
     s.get(..byte).map_or(0, |p| p.chars().count() as i64)
 }
 
-fn strip_chars<'s>(s: &'s str, chars: Option<&str>, left: bool, right: bool) -> &'s str {
+pub(crate) fn strip_chars<'s>(s: &'s str, chars: Option<&str>, left: bool, right: bool) -> &'s str {
     let f = |c: char| match chars {
         Some(cs) => cs.contains(c),
         None => c.is_whitespace(),
@@ -258,6 +258,25 @@ fn affix_match(v: Option<&V>, test: impl Fn(&str) -> bool) -> R<bool> {
             Ok(false)
         }
         _ => fail("startswith arg must be str or a tuple of str"),
+    }
+}
+
+/// Python's `str.isdigit()` (also serving `isnumeric` and `isdecimal`).
+pub(crate) fn is_digit_text(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || (!c.is_ascii() && c.is_numeric()))
+}
+
+/// Python's `str.count(sub)`: non-overlapping occurrences.
+pub(crate) fn count_text(s: &str, sub: &str) -> usize {
+    if sub.is_empty() {
+        s.chars().count() + 1
+    } else if let &[b] = sub.as_bytes() {
+        // One ASCII byte: never inside a multi-byte character.
+        memchr::memchr_iter(b, s.as_bytes()).count()
+    } else {
+        s.matches(sub).count()
     }
 }
 
@@ -384,9 +403,7 @@ fn str_method<'a>(m: Method, s: &str, pos: &[V<'a>], kw: Kw<'_, 'a>) -> R<V<'a>>
         Endswith => own(Value::Bool(affix_match(arg(pos, kw, 0, "suffix"), |p| {
             s.ends_with(p)
         })?)),
-        Isdigit | Isnumeric | Isdecimal => own(is_all(s, |c| {
-            c.is_ascii_digit() || (!c.is_ascii() && c.is_numeric())
-        })),
+        Isdigit | Isnumeric | Isdecimal => own(Value::Bool(is_digit_text(s))),
         Isalpha => own(is_all(s, char::is_alphabetic)),
         Isalnum => own(is_all(s, char::is_alphanumeric)),
         Isspace => own(is_all(s, char::is_whitespace)),
@@ -445,15 +462,7 @@ fn str_method<'a>(m: Method, s: &str, pos: &[V<'a>], kw: Kw<'_, 'a>) -> R<V<'a>>
         Title => own(Value::from(py_title(s))),
         Count => {
             let sub = req_str(arg(pos, kw, 0, "sub"))?;
-            let n = if sub.is_empty() {
-                s.chars().count() + 1
-            } else if let &[b] = sub.as_bytes() {
-                // One ASCII byte: never inside a multi-byte character.
-                memchr::memchr_iter(b, s.as_bytes()).count()
-            } else {
-                s.matches(sub).count()
-            };
-            own(Value::Int(n as i64))
+            own(Value::Int(count_text(s, sub) as i64))
         }
         Zfill => {
             let w = usize::try_from(int_or(arg(pos, kw, 0, "width"), 0)?)

@@ -20,11 +20,13 @@ mod parser;
 mod pyfmt;
 mod rebind;
 mod strfmt;
+mod text_test;
 #[cfg(test)]
 mod tests;
 mod val;
 
 pub use rebind::Binder;
+pub use text_test::TextTest;
 
 use crate::datetime::Timestamp;
 use crate::value::{Hint, Str, Value};
@@ -172,6 +174,19 @@ enum Shape {
     Upper,
 }
 
+/// What a [`Template::direct`] template gives when its register holds text `s`:
+/// `s` itself for `Copy`, its ASCII case change for `Lower` and `Upper` (the
+/// evaluator's result for non-ASCII text), and in every case a list or dict instead
+/// when the result is a container literal ([`may_be_container`] rules that out).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Direct {
+    Copy,
+    Lower,
+    Upper,
+}
+
+pub(crate) use literal::may_be_container;
+
 /// The path a shaped expression reads.
 #[derive(Debug, Clone)]
 enum Operand {
@@ -288,6 +303,33 @@ impl Template {
     pub fn constant(&self) -> Option<&Value> {
         match &self.kind {
             Kind::Const(Ok(Some(v))) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// For a template that only reads one register, directly or through a
+    /// [`Direct`] shape: the shape and the register. Executors that keep text outside
+    /// of [`Value`]s run these themselves; see [`Direct`] for the results to give.
+    pub(crate) fn direct(&self) -> Option<(Direct, u32)> {
+        match &self.kind {
+            Kind::Reg(r) => Some((Direct::Copy, *r)),
+            Kind::Shaped(shape, Operand::Reg(r), _) => Some((
+                match shape {
+                    Shape::IntIfNumber => Direct::Copy,
+                    Shape::Lower => Direct::Lower,
+                    Shape::Upper => Direct::Upper,
+                },
+                *r,
+            )),
+            _ => None,
+        }
+    }
+
+    /// The template as a [`TextTest`], when it is a single expression of the shapes
+    /// that runs over register text (a rebound template's).
+    pub fn text_test(&self) -> Option<TextTest> {
+        match &self.kind {
+            Kind::Expr(e) | Kind::Shaped(_, _, e) => TextTest::of(e),
             _ => None,
         }
     }
