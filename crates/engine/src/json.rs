@@ -147,6 +147,21 @@ fn find_escape(bytes: &[u8], from: usize) -> Option<usize> {
         .map(|p| i + p)
 }
 
+/// Whether a JSON string of `s` needs any escape.
+pub fn needs_escape(s: &str) -> bool {
+    find_escape(s.as_bytes(), 0).is_some()
+}
+
+/// Writes `s` as a JSON string literal when [`needs_escape`] is known to be false
+/// for it (for example, `s` is part of a text that needs none).
+pub fn write_json_plain_str(s: &str, out: &mut Vec<u8>) {
+    debug_assert!(!needs_escape(s));
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+}
+
 /// Writes a JSON string literal. Bytes that need no escape are copied in runs;
 /// clean stretches are skipped 8 bytes at a time.
 pub fn write_json_str(s: &str, out: &mut Vec<u8>) {

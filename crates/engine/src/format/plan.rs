@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use crate::datetime::{self, Timestamp};
 use crate::enrich;
 use crate::externals::Failure;
-use crate::json::{write_json, write_json_str};
+use crate::json::{self, write_json, write_json_str};
 use crate::taxonomy::FieldType;
 use crate::template::{
     self, Bound, Env, PathUse, Registers, Template, TextTest, may_be_container, py_str,
@@ -345,6 +345,8 @@ struct Enrichments {
 }
 
 pub(crate) struct Plan {
+    /// Tells this plan's skeletons from other plans' in the per-thread cache.
+    id: u64,
     /// Constant values written to fields, typed for their field, and their JSON.
     consts: Vec<(Value, Box<[u8]>)>,
     /// The format's ignored values that are text (compared as text) and the others.
@@ -603,7 +605,9 @@ impl Plan {
             },
         );
         let width_hint = layout.nodes.iter().map(|n| n.key_json.len() + 24).sum();
+        static PLANS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Ok(Plan {
+            id: PLANS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             consts: lowering.consts,
             ignored_text,
             ignored_other,
@@ -828,6 +832,9 @@ struct State {
     outs: Vec<Out>,
     /// Fields split from a text record, before they go to their registers.
     split: Vec<(u32, Held)>,
+    skeletons: Vec<Skeleton>,
+    /// The skeleton replaced next when all are taken.
+    victim: usize,
 }
 
 thread_local! {
@@ -1242,7 +1249,7 @@ impl Plan {
         state.split = split;
         self.enrich(state, message);
         out.reserve(self.width_hint);
-        self.write(ROOT, state, message, out);
+        self.write(state, message, out);
         Planned::Written
     }
 
@@ -1397,10 +1404,106 @@ impl Plan {
         }
     }
 
-    /// Writes the object `node` from the output slots; returns whether it had any
-    /// field. An object's key is written first and taken back when it stays empty,
-    /// which costs less than asking every object whether it has fields.
-    fn write(&self, node: usize, state: &State, message: &str, out: &mut Vec<u8>) -> bool {
+    /// Writes the event from the output slots. Events of a shape (the set of fields
+    /// present) seen before on this thread are written from that shape's skeleton.
+    fn write(&self, state: &mut State, message: &str, out: &mut Vec<u8>) {
+        // Spans of a message that needs no escape are copied as they are.
+        let plain = !json::needs_escape(message);
+        let Some(shape) = shape_of(&state.outs) else {
+            self.write_object(ROOT, state, message, plain, out);
+            return;
+        };
+        let found = state
+            .skeletons
+            .iter()
+            .position(|s| s.plan == self.id && s.shape == shape);
+        let index = match found {
+            Some(i) => i,
+            None => {
+                let skeleton = self.skeleton(shape);
+                if state.skeletons.len() < SKELETONS {
+                    state.skeletons.push(skeleton);
+                    state.skeletons.len() - 1
+                } else {
+                    // Replaced in turn: a stream of ever-new shapes stays bounded.
+                    let victim = state.victim % SKELETONS;
+                    state.victim = state.victim.wrapping_add(1);
+                    state.skeletons[victim] = skeleton;
+                    victim
+                }
+            }
+        };
+        let skeleton = &state.skeletons[index];
+        for (before, slot) in &skeleton.fields {
+            out.extend_from_slice(&skeleton.text[before.clone()]);
+            self.write_value(&state.outs[*slot as usize], message, plain, out);
+        }
+        out.extend_from_slice(&skeleton.text[skeleton.tail.clone()]);
+    }
+
+    fn write_value(&self, value: &Out, message: &str, plain: bool, out: &mut Vec<u8>) {
+        match value {
+            Out::None => {}
+            Out::Text(span, _) if plain => json::write_json_plain_str(span.of(message), out),
+            Out::Text(span, _) => write_json_str(span.of(message), out),
+            Out::Const(i) => out.extend_from_slice(&self.consts[*i as usize].1),
+            Out::Value(v) => write_json(v, out),
+        }
+    }
+
+    /// The skeleton of the events whose present fields are the bits of `shape`.
+    fn skeleton(&self, shape: u128) -> Skeleton {
+        let mut skeleton = Skeleton {
+            plan: self.id,
+            shape,
+            fields: Vec::new(),
+            text: Vec::new(),
+            tail: 0..0,
+        };
+        let mut start = 0;
+        self.skeleton_of(ROOT, &mut skeleton, &mut start);
+        skeleton.tail = start..skeleton.text.len();
+        skeleton
+    }
+
+    fn skeleton_of(&self, node: usize, skeleton: &mut Skeleton, start: &mut usize) {
+        let NodeKind::Object(children) = &self.layout.nodes[node].kind else {
+            return;
+        };
+        skeleton.text.push(b'{');
+        let mut first = true;
+        for &c in children {
+            let child = &self.layout.nodes[c];
+            if skeleton.shape & bits(child.range) == 0 {
+                continue;
+            }
+            if !first {
+                skeleton.text.push(b',');
+            }
+            first = false;
+            skeleton.text.extend_from_slice(&child.key_json);
+            match child.kind {
+                NodeKind::Leaf(slot) => {
+                    skeleton.fields.push((*start..skeleton.text.len(), slot));
+                    *start = skeleton.text.len();
+                }
+                NodeKind::Object(_) => self.skeleton_of(c, skeleton, start),
+            }
+        }
+        skeleton.text.push(b'}');
+    }
+
+    /// Writes the object `node` walking the layout (events with more fields than a
+    /// shape holds); returns whether it had any field. An object's key is written
+    /// first and taken back when it stays empty.
+    fn write_object(
+        &self,
+        node: usize,
+        state: &State,
+        message: &str,
+        plain: bool,
+        out: &mut Vec<u8>,
+    ) -> bool {
         let NodeKind::Object(children) = &self.layout.nodes[node].kind else {
             return false;
         };
@@ -1420,16 +1523,11 @@ impl Plan {
                         continue;
                     }
                     out.extend_from_slice(&child.key_json);
-                    match value {
-                        Out::None => {}
-                        Out::Text(span, _) => write_json_str(span.of(message), out),
-                        Out::Const(i) => out.extend_from_slice(&self.consts[*i as usize].1),
-                        Out::Value(v) => write_json(v, out),
-                    }
+                    self.write_value(value, message, plain, out);
                 }
                 NodeKind::Object(_) => {
                     out.extend_from_slice(&child.key_json);
-                    if !self.write(c, state, message, out) {
+                    if !self.write_object(c, state, message, plain, out) {
                         out.truncate(mark);
                         continue;
                     }
@@ -1439,6 +1537,43 @@ impl Plan {
         }
         out.push(b'}');
         !first
+    }
+}
+
+/// Skeletons kept per thread.
+const SKELETONS: usize = 16;
+
+/// The JSON text around the values of one event shape: keys, braces and commas.
+struct Skeleton {
+    plan: u64,
+    /// Bit `i` set: slot `i` holds a value.
+    shape: u128,
+    /// The text before each present field's value, and the field's slot.
+    fields: Vec<(std::ops::Range<usize>, u32)>,
+    text: Vec<u8>,
+    tail: std::ops::Range<usize>,
+}
+
+/// The shape of an event (see [`Skeleton`]); `None` beyond 128 slots.
+fn shape_of(outs: &[Out]) -> Option<u128> {
+    if outs.len() > 128 {
+        return None;
+    }
+    Some(
+        outs.iter()
+            .enumerate()
+            .filter(|(_, o)| !matches!(o, Out::None))
+            .fold(0, |shape, (i, _)| shape | 1 << i),
+    )
+}
+
+/// The bits of slots `range.lo..range.hi`.
+fn bits(range: Range) -> u128 {
+    let width = range.hi - range.lo;
+    if width >= 128 {
+        u128::MAX
+    } else {
+        ((1u128 << width) - 1) << range.lo
     }
 }
 
