@@ -90,26 +90,27 @@ impl Span {
 }
 
 /// A register's value while an event runs (layer registers only).
-#[derive(Clone)]
+#[derive(Debug, Clone, Copy)]
 enum Held {
     Absent,
     Undefined,
     /// Text of the message, made a [`Value`] only when a template reads it.
-    Text(Span, OnceCell<Value>),
-    Value(Value),
+    Text(Span),
+    /// `State::values[i]`.
+    Value(u32),
 }
 
 /// An output field's value while an event runs.
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Copy)]
 enum Out {
-    #[default]
     None,
     /// Text of the message, already typed (a keyword, or IPv4 text, which is its own
     /// canonical form); made a [`Value`] only when something reads it.
-    Text(Span, OnceCell<Value>),
+    Text(Span),
     /// `Plan::consts[i]`, typed when the format loaded.
     Const(u32),
-    Value(Value),
+    /// `State::values[i]`.
+    Value(u32),
 }
 
 /// A template of the plan; `None` stands for a template that failed to compile
@@ -825,11 +826,18 @@ impl EnrichNodes {
 }
 
 /// One event's registers and output fields. The buffers are kept per thread and
-/// reused from event to event.
+/// reused from event to event: registers and fields are small copies, the values
+/// they point to live in `values` until the next event.
 #[derive(Default)]
 struct State {
     held: Vec<Held>,
     outs: Vec<Out>,
+    values: Vec<Value>,
+    /// Message text made a value because a template read it, per register and
+    /// per field; `cached` tells whether any is set.
+    held_cache: Vec<OnceCell<Value>>,
+    out_cache: Vec<OnceCell<Value>>,
+    cached: std::cell::Cell<bool>,
     /// Fields split from a text record, before they go to their registers.
     split: Vec<(u32, Held)>,
     skeletons: Vec<Skeleton>,
@@ -847,14 +855,40 @@ impl State {
         self.held.resize(regs, Held::Absent);
         self.outs.clear();
         self.outs.resize(slots, Out::None);
+        self.values.clear();
+        let cached = self.cached.replace(false);
+        if cached || self.held_cache.len() != regs {
+            self.held_cache.clear();
+            self.held_cache.resize_with(regs, OnceCell::new);
+        }
+        if cached || self.out_cache.len() != slots {
+            self.out_cache.clear();
+            self.out_cache.resize_with(slots, OnceCell::new);
+        }
+    }
+
+    /// Keeps `value` for this event; `Held::Value` and `Out::Value` point to it.
+    fn keep(&mut self, value: Value) -> u32 {
+        self.values.push(value);
+        (self.values.len() - 1) as u32
+    }
+
+    fn set(&mut self, slot: u32, out: Out) {
+        self.outs[slot as usize] = out;
+        if self.cached.get() {
+            self.out_cache[slot as usize].take();
+        }
     }
 
     fn put(&mut self, slot: u32, value: Value) {
-        self.outs[slot as usize] = Out::Value(value);
+        let i = self.keep(value);
+        self.set(slot, Out::Value(i));
     }
 
     fn clear(&mut self, range: Range) {
-        self.outs[range.lo as usize..range.hi as usize].fill(Out::None);
+        for slot in range.lo..range.hi {
+            self.set(slot, Out::None);
+        }
     }
 
     fn is_set(&self, slot: u32) -> bool {
@@ -884,11 +918,15 @@ static PRESENT: Value = Value::Null;
 
 impl<'a> View<'a> {
     fn out(&self, slot: u32) -> Option<&'a Value> {
-        match &self.state.outs[slot as usize] {
+        let state = self.state;
+        match state.outs[slot as usize] {
             Out::None => None,
-            Out::Text(span, cell) => Some(cell.get_or_init(|| Value::from(span.of(self.message)))),
-            Out::Const(i) => Some(&self.plan.consts[*i as usize].0),
-            Out::Value(v) => Some(v),
+            Out::Text(span) => Some(state.out_cache[slot as usize].get_or_init(|| {
+                state.cached.set(true);
+                Value::from(span.of(self.message))
+            })),
+            Out::Const(i) => Some(&self.plan.consts[i as usize].0),
+            Out::Value(i) => Some(&state.values[i as usize]),
         }
     }
 }
@@ -898,16 +936,16 @@ impl<'a> View<'a> {
     fn text(&self, reg: u32) -> Option<&'a str> {
         let message = self.message;
         match &self.plan.regs[reg as usize] {
-            Reg::Layer { .. } => match &self.state.held[reg as usize] {
-                Held::Text(span, _) => Some(span.of(message)),
-                Held::Value(Value::Str(s)) => Some(s),
-                _ => None,
+            Reg::Layer { .. } => match self.state.held[reg as usize] {
+                Held::Text(span) => Some(span.of(message)),
+                Held::Value(i) => self.state.values[i as usize].as_str(),
+                Held::Absent | Held::Undefined => None,
             },
-            Reg::Leaf { out, .. } => match &self.state.outs[*out as usize] {
-                Out::Text(span, _) => Some(span.of(message)),
-                Out::Value(Value::Str(s)) => Some(s),
-                Out::Const(i) => self.plan.consts[*i as usize].0.as_str(),
-                _ => None,
+            Reg::Leaf { out, .. } => match self.state.outs[*out as usize] {
+                Out::Text(span) => Some(span.of(message)),
+                Out::Value(i) => self.state.values[i as usize].as_str(),
+                Out::Const(i) => self.plan.consts[i as usize].0.as_str(),
+                Out::None => None,
             },
             Reg::Object { .. } | Reg::Missing { .. } => None,
         }
@@ -918,13 +956,14 @@ impl Registers for View<'_> {
     fn get(&self, reg: u32) -> Bound<'_> {
         let state = self.state;
         match &self.plan.regs[reg as usize] {
-            Reg::Layer { .. } => match &state.held[reg as usize] {
+            Reg::Layer { .. } => match state.held[reg as usize] {
                 Held::Absent => Bound::Absent,
                 Held::Undefined => Bound::Undefined,
-                Held::Text(span, cell) => {
-                    Bound::Value(cell.get_or_init(|| Value::from(span.of(self.message))))
-                }
-                Held::Value(v) => Bound::Value(v),
+                Held::Text(span) => Bound::Value(state.held_cache[reg as usize].get_or_init(|| {
+                    state.cached.set(true);
+                    Value::from(span.of(self.message))
+                })),
+                Held::Value(i) => Bound::Value(&state.values[i as usize]),
             },
             Reg::Leaf { out, parent } => match self.out(*out) {
                 Some(v) => Bound::Value(v),
@@ -956,9 +995,9 @@ impl Registers for View<'_> {
 }
 
 /// A path's value below `root`, as a template reads it.
-fn resolve(root: &Value, keys: &[Str], hints: &[Hint]) -> Held {
+fn resolve(root: &Value, keys: &[Str], hints: &[Hint], state: &mut State) -> Held {
     match read_path(Some(root), keys, hints) {
-        Ok(Some(v)) => Held::Value(v.clone()),
+        Ok(Some(v)) => Held::Value(state.keep(v.clone())),
         Ok(None) => Held::Undefined,
         Err(_) => Held::Absent,
     }
@@ -1075,7 +1114,7 @@ impl Plan {
             lo: 0,
             hi: message.len() as u32,
         };
-        state.outs[self.message as usize] = Out::Text(whole, OnceCell::new());
+        state.outs[self.message as usize] = Out::Text(whole);
         for (i, reg) in self.regs.iter().enumerate() {
             if let Reg::Layer {
                 slot: ORIGINAL,
@@ -1084,7 +1123,7 @@ impl Plan {
             } = reg
             {
                 state.held[i] = match keys.as_slice() {
-                    [key] if key == "message" => Held::Text(whole, OnceCell::new()),
+                    [key] if key == "message" => Held::Text(whole),
                     // A key below the text, or an absent key: Undefined.
                     [_] => Held::Undefined,
                     [key, _] if key == "message" => Held::Undefined,
@@ -1122,30 +1161,29 @@ impl Plan {
                     if !passes(filter, &view, now) {
                         continue;
                     }
-                    let env = Env {
-                        slots: &[],
-                        now,
-                        regs: &view,
-                    };
                     let bit = 1u64.checked_shl(step.slot as u32).unwrap_or(0);
                     // Fast path: text of the message split into named fields, straight
                     // into registers as spans.
                     if let (Some(by_column), PInput::Reg(r)) = (columns, input)
-                        && let Held::Text(span, _) = &state.held[*r as usize]
+                        && let Held::Text(span) = state.held[*r as usize]
                     {
                         let text = span.of(message);
                         if text.is_empty() {
                             continue;
                         }
                         split.clear();
+                        let values = &mut state.values;
                         let fast = parser
                             .split_fields(text, &mut |c, field| {
                                 if let Some(Some(r)) = by_column.get(c) {
                                     split.push((
                                         *r,
                                         match Span::within(message, field) {
-                                            Some(span) => Held::Text(span, OnceCell::new()),
-                                            None => Held::Value(Value::from(field)),
+                                            Some(span) => Held::Text(span),
+                                            None => {
+                                                values.push(Value::from(field));
+                                                Held::Value((values.len() - 1) as u32)
+                                            }
                                         },
                                     ));
                                 }
@@ -1163,6 +1201,16 @@ impl Plan {
                             continue;
                         }
                     }
+                    let view = View {
+                        plan: self,
+                        state,
+                        message,
+                    };
+                    let env = Env {
+                        slots: &[],
+                        now,
+                        regs: &view,
+                    };
                     let owned;
                     let value = match input {
                         PInput::Reg(r) => match view.get(*r) {
@@ -1179,12 +1227,12 @@ impl Plan {
                         _ => continue,
                     };
                     // Named fields of other text, as values.
-                    split.clear();
+                    let mut fields = Vec::new();
                     let fast = match (columns, value) {
                         (Some(by_column), Value::Str(text)) => parser
                             .split_fields(text, &mut |c, field| {
                                 if let Some(Some(r)) = by_column.get(c) {
-                                    split.push((*r, Held::Value(Value::from(field))));
+                                    fields.push((*r, Value::from(field)));
                                 }
                             })
                             .is_some(),
@@ -1194,8 +1242,8 @@ impl Plan {
                         for &r in regs {
                             state.held[r as usize] = Held::Undefined;
                         }
-                        for (r, held) in split.drain(..) {
-                            state.held[r as usize] = held;
+                        for (r, value) in fields {
+                            state.held[r as usize] = Held::Value(state.keep(value));
                         }
                         produced |= bit;
                         parsed |= *is_parser;
@@ -1217,7 +1265,7 @@ impl Plan {
                     };
                     for &r in regs {
                         if let Reg::Layer { keys, hints, .. } = &self.regs[r as usize] {
-                            state.held[r as usize] = resolve(&layer, keys, hints);
+                            state.held[r as usize] = resolve(&layer, keys, hints, state);
                         }
                     }
                     produced |= bit;
@@ -1279,12 +1327,11 @@ impl Plan {
                     match assign.direct {
                         Some(Direct::Const(None)) => continue,
                         Some(Direct::Const(Some(i))) => {
-                            state.outs[assign.target.out as usize] = Out::Const(i);
+                            state.set(assign.target.out, Out::Const(i));
                             continue;
                         }
                         Some(Direct::Text(op, reg)) => {
-                            if let Held::Text(span, _) = &state.held[reg as usize] {
-                                let span = *span;
+                            if let Held::Text(span) = state.held[reg as usize] {
                                 match compute(op, span.of(message)) {
                                     Computed::Same => {
                                         self.assign_text(
@@ -1394,12 +1441,12 @@ impl Plan {
                 .flatten()
                 .find(|&s| state.is_set(s));
             if let Some(from) = from {
-                state.outs[address as usize] = state.outs[from as usize].clone();
+                state.set(address, state.outs[from as usize]);
             }
         }
         for &(from, to) in &e.copies {
             if !state.is_set(to) && state.is_set(from) {
-                state.outs[to as usize] = state.outs[from as usize].clone();
+                state.set(to, state.outs[from as usize]);
             }
         }
     }
@@ -1436,18 +1483,18 @@ impl Plan {
         let skeleton = &state.skeletons[index];
         for (before, slot) in &skeleton.fields {
             out.extend_from_slice(&skeleton.text[before.clone()]);
-            self.write_value(&state.outs[*slot as usize], message, plain, out);
+            self.write_value(state, state.outs[*slot as usize], message, plain, out);
         }
         out.extend_from_slice(&skeleton.text[skeleton.tail.clone()]);
     }
 
-    fn write_value(&self, value: &Out, message: &str, plain: bool, out: &mut Vec<u8>) {
+    fn write_value(&self, state: &State, value: Out, message: &str, plain: bool, out: &mut Vec<u8>) {
         match value {
             Out::None => {}
-            Out::Text(span, _) if plain => json::write_json_plain_str(span.of(message), out),
-            Out::Text(span, _) => write_json_str(span.of(message), out),
-            Out::Const(i) => out.extend_from_slice(&self.consts[*i as usize].1),
-            Out::Value(v) => write_json(v, out),
+            Out::Text(span) if plain => json::write_json_plain_str(span.of(message), out),
+            Out::Text(span) => write_json_str(span.of(message), out),
+            Out::Const(i) => out.extend_from_slice(&self.consts[i as usize].1),
+            Out::Value(i) => write_json(&state.values[i as usize], out),
         }
     }
 
@@ -1517,13 +1564,13 @@ impl Plan {
             }
             match child.kind {
                 NodeKind::Leaf(slot) => {
-                    let value = &state.outs[slot as usize];
+                    let value = state.outs[slot as usize];
                     if let Out::None = value {
                         out.truncate(mark);
                         continue;
                     }
                     out.extend_from_slice(&child.key_json);
-                    self.write_value(value, message, plain, out);
+                    self.write_value(state, value, message, plain, out);
                 }
                 NodeKind::Object(_) => {
                     out.extend_from_slice(&child.key_json);
@@ -1628,22 +1675,22 @@ impl Plan {
             return Some(());
         }
         let typed = match target.ty {
-            FieldType::Keyword => Out::Text(span, OnceCell::new()),
+            FieldType::Keyword => Out::Text(span),
             // Only IPv6 text (with a colon) can have another canonical form.
-            FieldType::Ip if !text.contains(':') => Out::Text(span, OnceCell::new()),
+            FieldType::Ip if !text.contains(':') => Out::Text(span),
             FieldType::Long if (1..=18).contains(&text.len()) && is_digits(text) => {
-                Out::Value(Value::Int(digits_value(text)))
+                Out::Value(state.keep(Value::Int(digits_value(text))))
             }
             FieldType::Date => match datetime::ten_digit_epoch(text) {
                 Some(secs) => {
                     let text = datetime::epoch_seconds_ecs(secs);
-                    Out::Value(Value::Str(Str::from_utf8(&text).unwrap_or_default()))
+                    Out::Value(state.keep(Value::Str(Str::from_utf8(&text).unwrap_or_default())))
                 }
                 None => return self.assign(program, state, target, Some(Value::from(text)), now),
             },
             _ => return self.assign(program, state, target, Some(Value::from(text)), now),
         };
-        state.outs[target.out as usize] = typed;
+        state.set(target.out, typed);
         Some(())
     }
 }
