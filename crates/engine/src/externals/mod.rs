@@ -41,8 +41,9 @@ pub trait Parser: Send + Sync + std::fmt::Debug {
     }
 
     /// Hands each output field of `text` to `field` by its position in
-    /// [`Parser::field_names`] instead of building the mapping. `None` when this
-    /// input needs the general path ([`Parser::parse`]); nothing was handed out then.
+    /// [`Parser::field_names`] instead of building the mapping: positions `0..k` in
+    /// order, fields `k..` are absent. `None` when this input needs the general path
+    /// ([`Parser::parse`]); nothing was handed out then.
     fn split_fields<'t>(
         &self,
         _text: &'t str,

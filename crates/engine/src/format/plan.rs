@@ -109,8 +109,36 @@ enum Out {
     Text(Span),
     /// `Plan::consts[i]`, typed when the format loaded.
     Const(u32),
+    Int(i64),
+    /// Epoch seconds (`0..10^10`) in a date field: `YYYY-MM-DDTHH:MM:SSZ` text.
+    Epoch(i64),
+    /// A list of text written by the enrichments: `State::json[lo..hi]`.
+    Json(u32, u32),
     /// `State::values[i]`.
     Value(u32),
+}
+
+impl Out {
+    /// The field's value, for the reads that need one.
+    fn value(self, plan: &Plan, state: &State, message: &str) -> Value {
+        match self {
+            Out::None => Value::Null,
+            Out::Text(span) => Value::from(span.of(message)),
+            Out::Const(i) => plan.consts[i as usize].0.clone(),
+            Out::Int(i) => Value::Int(i),
+            Out::Epoch(secs) => epoch_value(secs),
+            Out::Json(lo, hi) => std::str::from_utf8(&state.json[lo as usize..hi as usize])
+                .ok()
+                .and_then(|text| json::parse_json(text).ok())
+                .unwrap_or_default(),
+            Out::Value(i) => state.values[i as usize].clone(),
+        }
+    }
+}
+
+fn epoch_value(secs: i64) -> Value {
+    let text = datetime::epoch_seconds_ecs(secs);
+    Value::Str(Str::from_utf8(&text).unwrap_or_default())
 }
 
 /// A template of the plan; `None` stands for a template that failed to compile
@@ -833,13 +861,17 @@ struct State {
     held: Vec<Held>,
     outs: Vec<Out>,
     values: Vec<Value>,
+    /// JSON text of the fields the enrichments write (`Out::Json`).
+    json: Vec<u8>,
+    /// Whether the message has a comma.
+    comma: bool,
+    /// Which address objects exist, while the enrichments run.
+    sides: Vec<bool>,
     /// Message text made a value because a template read it, per register and
     /// per field; `cached` tells whether any is set.
     held_cache: Vec<OnceCell<Value>>,
     out_cache: Vec<OnceCell<Value>>,
     cached: std::cell::Cell<bool>,
-    /// Fields split from a text record, before they go to their registers.
-    split: Vec<(u32, Held)>,
     skeletons: Vec<Skeleton>,
     /// The skeleton replaced next when all are taken.
     victim: usize,
@@ -856,6 +888,7 @@ impl State {
         self.outs.clear();
         self.outs.resize(slots, Out::None);
         self.values.clear();
+        self.json.clear();
         let cached = self.cached.replace(false);
         if cached || self.held_cache.len() != regs {
             self.held_cache.clear();
@@ -921,12 +954,12 @@ impl<'a> View<'a> {
         let state = self.state;
         match state.outs[slot as usize] {
             Out::None => None,
-            Out::Text(span) => Some(state.out_cache[slot as usize].get_or_init(|| {
-                state.cached.set(true);
-                Value::from(span.of(self.message))
-            })),
             Out::Const(i) => Some(&self.plan.consts[i as usize].0),
             Out::Value(i) => Some(&state.values[i as usize]),
+            out => Some(state.out_cache[slot as usize].get_or_init(|| {
+                state.cached.set(true);
+                out.value(self.plan, state, self.message)
+            })),
         }
     }
 }
@@ -945,7 +978,7 @@ impl<'a> View<'a> {
                 Out::Text(span) => Some(span.of(message)),
                 Out::Value(i) => self.state.values[i as usize].as_str(),
                 Out::Const(i) => self.plan.consts[i as usize].0.as_str(),
-                Out::None => None,
+                Out::None | Out::Int(_) | Out::Epoch(_) | Out::Json(..) => None,
             },
             Reg::Object { .. } | Reg::Missing { .. } => None,
         }
@@ -1055,7 +1088,8 @@ enum Computed {
     Evaluate,
 }
 
-fn compute(op: template::Direct, text: &str) -> Computed {
+/// `comma`: whether `text` may hold a comma (a bare tuple literal needs one).
+fn compute(op: template::Direct, text: &str, comma: bool) -> Computed {
     let changed = match op {
         template::Direct::Copy => None,
         template::Direct::Lower if !text.is_ascii() => return Computed::Evaluate,
@@ -1070,7 +1104,7 @@ fn compute(op: template::Direct, text: &str) -> Computed {
             .then(|| text.to_ascii_uppercase()),
     };
     let result = changed.as_deref().unwrap_or(text);
-    if may_be_container(result) {
+    if may_be_container(result, comma) {
         return Computed::Evaluate;
     }
     match changed {
@@ -1108,8 +1142,7 @@ impl Plan {
         out: &mut Vec<u8>,
     ) -> Planned {
         state.reset(self.regs.len(), self.slots as usize);
-        // Given back at the end (a fallback event only costs a new buffer next time).
-        let mut split = std::mem::take(&mut state.split);
+        state.comma = memchr::memchr(b',', message.as_bytes()).is_some();
         let whole = Span {
             lo: 0,
             hi: message.len() as u32,
@@ -1171,30 +1204,27 @@ impl Plan {
                         if text.is_empty() {
                             continue;
                         }
-                        split.clear();
-                        let values = &mut state.values;
+                        // Fields `0..reported` are handed out in order, straight to
+                        // their registers; the columns after them are absent.
+                        let mut reported = 0;
+                        let (held, values) = (&mut state.held, &mut state.values);
                         let fast = parser
                             .split_fields(text, &mut |c, field| {
+                                reported = c + 1;
                                 if let Some(Some(r)) = by_column.get(c) {
-                                    split.push((
-                                        *r,
-                                        match Span::within(message, field) {
-                                            Some(span) => Held::Text(span),
-                                            None => {
-                                                values.push(Value::from(field));
-                                                Held::Value((values.len() - 1) as u32)
-                                            }
-                                        },
-                                    ));
+                                    held[*r as usize] = match Span::within(message, field) {
+                                        Some(span) => Held::Text(span),
+                                        None => {
+                                            values.push(Value::from(field));
+                                            Held::Value((values.len() - 1) as u32)
+                                        }
+                                    };
                                 }
                             })
                             .is_some();
                         if fast {
-                            for &r in regs {
-                                state.held[r as usize] = Held::Undefined;
-                            }
-                            for (r, held) in split.drain(..) {
-                                state.held[r as usize] = held;
+                            for r in by_column.iter().skip(reported).flatten() {
+                                state.held[*r as usize] = Held::Undefined;
                             }
                             produced |= bit;
                             parsed |= *is_parser;
@@ -1294,7 +1324,6 @@ impl Plan {
             // The interpreter words the rejection.
             return Planned::Fallback;
         }
-        state.split = split;
         self.enrich(state, message);
         out.reserve(self.width_hint);
         self.write(state, message, out);
@@ -1332,7 +1361,7 @@ impl Plan {
                         }
                         Some(Direct::Text(op, reg)) => {
                             if let Held::Text(span) = state.held[reg as usize] {
-                                match compute(op, span.of(message)) {
+                                match compute(op, span.of(message), state.comma) {
                                     Computed::Same => {
                                         self.assign_text(
                                             program,
@@ -1411,6 +1440,12 @@ impl Plan {
         let e = &self.enrichments;
         let mut values = Vec::new();
         for (to, from) in &e.related {
+            if state.is_set(*to) {
+                continue;
+            }
+            if self.related_text(state, *to, from, message) {
+                continue;
+            }
             values.clear();
             let mut any = false;
             for &f in from {
@@ -1431,8 +1466,10 @@ impl Plan {
         }
         // Which objects exist is read before any address is added, as the
         // interpreter's enrichment does.
-        let sides: Vec<bool> = e.addresses.iter().map(|a| state.any(a.0)).collect();
-        for (&(_, address, domain, ip), exists) in e.addresses.iter().zip(sides) {
+        let mut sides = std::mem::take(&mut state.sides);
+        sides.clear();
+        sides.extend(e.addresses.iter().map(|a| state.any(a.0)));
+        for (&(_, address, domain, ip), &exists) in e.addresses.iter().zip(&sides) {
             if !exists || state.is_set(address) {
                 continue;
             }
@@ -1444,11 +1481,61 @@ impl Plan {
                 state.set(address, state.outs[from as usize]);
             }
         }
+        state.sides = sides;
         for &(from, to) in &e.copies {
             if !state.is_set(to) && state.is_set(from) {
                 state.set(to, state.outs[from as usize]);
             }
         }
+    }
+
+    /// A `related.*` list when its sources are all text (the common case): sorted,
+    /// without repeats, written straight to JSON. `false` when some source is not
+    /// text, or there are too many, or none is set: the general way then decides.
+    fn related_text(&self, state: &mut State, to: u32, from: &[u32], message: &str) -> bool {
+        const MOST: usize = 8;
+        let mut texts = [""; MOST];
+        let mut n = 0;
+        for &f in from {
+            let text = match state.outs[f as usize] {
+                Out::None => continue,
+                Out::Text(span) => span.of(message),
+                Out::Value(i) => match &state.values[i as usize] {
+                    Value::Str(s) => s.as_str(),
+                    _ => return false,
+                },
+                Out::Const(i) => match &self.consts[i as usize].0 {
+                    Value::Str(s) => s.as_str(),
+                    _ => return false,
+                },
+                Out::Int(_) | Out::Epoch(_) | Out::Json(..) => return false,
+            };
+            if text.is_empty() || texts[..n].contains(&text) {
+                continue;
+            }
+            if n == MOST {
+                return false;
+            }
+            texts[n] = text;
+            n += 1;
+        }
+        if n == 0 {
+            return false;
+        }
+        let texts = &mut texts[..n];
+        texts.sort_unstable();
+        let lo = state.json.len();
+        state.json.push(b'[');
+        for (i, text) in texts.iter().enumerate() {
+            if i > 0 {
+                state.json.push(b',');
+            }
+            write_json_str(text, &mut state.json);
+        }
+        state.json.push(b']');
+        let hi = state.json.len();
+        state.set(to, Out::Json(lo as u32, hi as u32));
+        true
     }
 
     /// Writes the event from the output slots. Events of a shape (the set of fields
@@ -1494,6 +1581,13 @@ impl Plan {
             Out::Text(span) if plain => json::write_json_plain_str(span.of(message), out),
             Out::Text(span) => write_json_str(span.of(message), out),
             Out::Const(i) => out.extend_from_slice(&self.consts[i as usize].1),
+            Out::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes()),
+            Out::Epoch(secs) => {
+                out.push(b'"');
+                out.extend_from_slice(&datetime::epoch_seconds_ecs(secs));
+                out.push(b'"');
+            }
+            Out::Json(lo, hi) => out.extend_from_slice(&state.json[lo as usize..hi as usize]),
             Out::Value(i) => write_json(&state.values[i as usize], out),
         }
     }
@@ -1679,13 +1773,10 @@ impl Plan {
             // Only IPv6 text (with a colon) can have another canonical form.
             FieldType::Ip if !text.contains(':') => Out::Text(span),
             FieldType::Long if (1..=18).contains(&text.len()) && is_digits(text) => {
-                Out::Value(state.keep(Value::Int(digits_value(text))))
+                Out::Int(digits_value(text))
             }
             FieldType::Date => match datetime::ten_digit_epoch(text) {
-                Some(secs) => {
-                    let text = datetime::epoch_seconds_ecs(secs);
-                    Out::Value(state.keep(Value::Str(Str::from_utf8(&text).unwrap_or_default())))
-                }
+                Some(secs) => Out::Epoch(secs),
                 None => return self.assign(program, state, target, Some(Value::from(text)), now),
             },
             _ => return self.assign(program, state, target, Some(Value::from(text)), now),

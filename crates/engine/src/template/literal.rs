@@ -152,21 +152,24 @@ fn has_comma(b: &[u8]) -> bool {
 }
 
 /// Whether `s` may be a list, tuple or dict literal; `false` is certain. A container
-/// literal starts with a bracket, or is a bare tuple (`1, 2`) and then has a comma.
-pub(crate) fn may_be_container(s: &str) -> bool {
+/// literal starts with a bracket, or is a bare tuple (`1, 2`) and then has a comma;
+/// `comma` false says that `s` has none.
+pub(crate) fn may_be_container(s: &str, comma: bool) -> bool {
     let t = s.trim_start();
     let Some(&first) = t.as_bytes().first() else {
         return false;
     };
     matches!(first, b'[' | b'(' | b'{')
-        || (matches!(
-            first,
-            b'\'' | b'"' | b'-' | b'+' | b'.' | b'0'..=b'9' | b'T' | b'F' | b'N'
-        ) && has_comma(t.as_bytes()))
+        || (comma
+            && matches!(
+                first,
+                b'\'' | b'"' | b'-' | b'+' | b'.' | b'0'..=b'9' | b'T' | b'F' | b'N'
+            )
+            && has_comma(t.as_bytes()))
 }
 
 pub(crate) fn container_literal(s: &str) -> Option<Value> {
-    if !may_be_container(s) {
+    if !may_be_container(s, true) {
         return None;
     }
     match literal_eval(s)? {
