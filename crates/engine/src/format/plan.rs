@@ -20,8 +20,8 @@ use crate::externals::Failure;
 use crate::json::{self, write_json, write_json_str};
 use crate::taxonomy::FieldType;
 use crate::template::{
-    self, Bound, Env, PathUse, Registers, Template, TextTest, may_be_container, py_str,
-    read_path,
+    self, Bound, Env, PathUse, Registers, Template, TextRegisters, TextTest, may_be_container,
+    py_str, read_path,
 };
 use crate::value::{Hint, Map, Str, Value};
 
@@ -157,6 +157,12 @@ struct PTarget {
     ty: FieldType,
 }
 
+/// A translation's outcomes typed for one target (see [`Direct::Const`]).
+struct Table {
+    hits: HashMap<String, Option<u32>>,
+    fallback: Option<u32>,
+}
+
 /// A write whose value the plan computes without the evaluator when it can.
 enum Direct {
     /// A constant, typed when the format loaded; `None` when it writes nothing
@@ -177,7 +183,8 @@ enum PKind {
     Set(Vec<PAssign>),
     Translate {
         dictionary: HashMap<String, PValue>,
-        mappings: Vec<(u32, PTarget)>,
+        /// Source register, target, and the typed outcomes when all are constants.
+        mappings: Vec<(u32, PTarget, Option<Table>)>,
         fallback: Option<PValue>,
     },
     /// Output ranges to clear (`None`: the path names nothing the plan writes).
@@ -669,12 +676,38 @@ struct Lowering<'p> {
 
 impl Lowering<'_> {
     fn direct(&mut self, regs: &[Reg], target: &PTarget, value: &PValue) -> Option<Direct> {
-        match value {
+        if let PValue::Tpl(Some(t)) = value {
+            let (op, reg) = t.direct()?;
+            return matches!(regs.get(reg as usize), Some(Reg::Layer { .. }))
+                .then_some(Direct::Text(op, reg));
+        }
+        Some(Direct::Const(self.constant(target, value)?))
+    }
+
+    /// A constant value typed for `target` once: `Some(None)` when it writes
+    /// nothing, `None` when it is not a constant the plan types ahead.
+    fn constant(&mut self, target: &PTarget, value: &PValue) -> Option<Option<u32>> {
+        let v = match value {
+            PValue::Const(v) => v.clone(),
+            PValue::List(items) => {
+                let items = items.iter().map(|i| match i {
+                    PValue::Const(c) => Some(Some(c.clone())),
+                    _ => None,
+                });
+                // As `PValue::eval` builds it.
+                match list_value(items.collect::<Option<Vec<_>>>()?.into_iter()) {
+                    Some(list) => list,
+                    None => return Some(None),
+                }
+            }
+            PValue::Tpl(_) => return None,
+        };
+        match v {
             // A date constant may be year-less text, which depends on the clock; a
             // mapping is typed field by field: both are left to `assign`.
-            PValue::Const(v) if target.ty != FieldType::Date && is_flat(v) => {
+            v if target.ty != FieldType::Date && is_flat(&v) => {
                 // As `assign` compares: text with text only, containers never.
-                let ignored = match v {
+                let ignored = match &v {
                     Value::Str(s) => self
                         .program
                         .ignored_values
@@ -683,13 +716,13 @@ impl Lowering<'_> {
                     Value::List(_) | Value::Map(_) => false,
                     other => self.program.ignored_values.contains(other),
                 };
-                if is_empty(v) || ignored {
-                    return Some(Direct::Const(None));
+                if is_empty(&v) || ignored {
+                    return Some(None);
                 }
                 let typed = self.program.taxonomy.coerce(
                     &target.dotted,
                     target.ty,
-                    v.clone(),
+                    v,
                     Timestamp::default(),
                 );
                 if !is_flat(&typed) {
@@ -699,15 +732,29 @@ impl Lowering<'_> {
                 write_json(&typed, &mut json);
                 let index = u32::try_from(self.consts.len()).ok()?;
                 self.consts.push((typed, json.into_boxed_slice()));
-                Some(Direct::Const(Some(index)))
-            }
-            PValue::Tpl(Some(t)) => {
-                let (op, reg) = t.direct()?;
-                matches!(regs.get(reg as usize), Some(Reg::Layer { .. }))
-                    .then_some(Direct::Text(op, reg))
+                Some(Some(index))
             }
             _ => None,
         }
+    }
+
+    /// A translation's outcomes typed for `target` once, when every one is a
+    /// constant: per dictionary key, and for the fallback.
+    fn table(
+        &mut self,
+        target: &PTarget,
+        dictionary: &HashMap<String, PValue>,
+        fallback: Option<&PValue>,
+    ) -> Option<Table> {
+        let mut hits = HashMap::with_capacity(dictionary.len());
+        for (key, value) in dictionary {
+            hits.insert(key.clone(), self.constant(target, value)?);
+        }
+        let fallback = match fallback {
+            Some(f) => self.constant(target, f)?,
+            None => None,
+        };
+        Some(Table { hits, fallback })
     }
 }
 
@@ -733,25 +780,33 @@ fn plan_action(binder: &mut Binder, lowering: &mut Lowering, action: &Action) ->
             dictionary,
             mappings,
             fallback,
-        } => PKind::Translate {
-            dictionary: dictionary
+        } => {
+            let dictionary: HashMap<String, PValue> = dictionary
                 .iter()
                 .map(|(k, v)| Some((k.clone(), binder.value(v)?)))
-                .collect::<Option<_>>()?,
-            mappings: mappings
-                .iter()
-                .map(|(source, target)| {
-                    Some((
-                        binder.bind(source.slot, &source.keys, PathUse::Value)?,
-                        binder.target(target)?,
-                    ))
-                })
-                .collect::<Option<_>>()?,
-            fallback: match fallback {
+                .collect::<Option<_>>()?;
+            let fallback = match fallback {
                 Some(f) => Some(binder.value(f)?),
                 None => None,
-            },
-        },
+            };
+            let mappings = mappings
+                .iter()
+                .map(|(source, target)| {
+                    let target = binder.target(target)?;
+                    let table = lowering.table(&target, &dictionary, fallback.as_ref());
+                    Some((
+                        binder.bind(source.slot, &source.keys, PathUse::Value)?,
+                        target,
+                        table,
+                    ))
+                })
+                .collect::<Option<_>>()?;
+            PKind::Translate {
+                dictionary,
+                mappings,
+                fallback,
+            }
+        }
         ActionKind::Delete(paths) => PKind::Delete(
             paths
                 .iter()
@@ -964,6 +1019,41 @@ impl<'a> View<'a> {
     }
 }
 
+impl TextRegisters for View<'_> {
+    fn text(&self, reg: u32) -> Option<&str> {
+        View::text(self, reg)
+    }
+
+    fn defined(&self, reg: u32) -> Option<bool> {
+        let state = self.state;
+        match &self.plan.regs[reg as usize] {
+            Reg::Layer { .. } => match state.held[reg as usize] {
+                Held::Absent => None,
+                Held::Undefined => Some(false),
+                Held::Text(_) | Held::Value(_) => Some(true),
+            },
+            Reg::Leaf { out, parent } => {
+                if state.is_set(*out) {
+                    Some(true)
+                } else {
+                    state.exists(*parent).then_some(false)
+                }
+            }
+            Reg::Object { range, parent } => {
+                if state.any(*range) {
+                    Some(true)
+                } else {
+                    state.exists(*parent).then_some(false)
+                }
+            }
+            Reg::Missing {
+                parent,
+                last_is_missing,
+            } => (*last_is_missing && state.exists(*parent)).then_some(false),
+        }
+    }
+}
+
 impl<'a> View<'a> {
     /// A register's text, when it holds text.
     fn text(&self, reg: u32) -> Option<&'a str> {
@@ -1043,7 +1133,7 @@ fn eval(t: &PTpl, env: &Env) -> Option<Value> {
 fn passes(filter: &Option<PFilter>, view: &View, now: Timestamp) -> bool {
     let Some(filter) = filter else { return true };
     if let Some(direct) = &filter.text
-        && let Some(truth) = direct.run(&|r| view.text(r))
+        && let Some(truth) = direct.run(view)
     {
         return truth;
     }
@@ -1360,6 +1450,11 @@ impl Plan {
                             continue;
                         }
                         Some(Direct::Text(op, reg)) => {
+                            // These shapes give nothing on an absent or undefined
+                            // register (an error, Undefined or ""): nothing is written.
+                            if let Held::Absent | Held::Undefined = state.held[reg as usize] {
+                                continue;
+                            }
                             if let Held::Text(span) = state.held[reg as usize] {
                                 match compute(op, span.of(message), state.comma) {
                                     Computed::Same => {
@@ -1403,7 +1498,25 @@ impl Plan {
                 mappings,
                 fallback,
             } => {
-                for (source, target) in mappings {
+                for (source, target, table) in mappings {
+                    let view = View {
+                        plan: self,
+                        state,
+                        message,
+                    };
+                    // Text looked up in the typed outcomes: no value at all.
+                    if let Some(table) = table
+                        && let Some(text) = view.text(*source)
+                    {
+                        let hit = match table.hits.get(text) {
+                            Some(hit) => *hit,
+                            None => table.fallback,
+                        };
+                        if let Some(i) = hit {
+                            state.set(target.out, Out::Const(i));
+                        }
+                        continue;
+                    }
                     let value = {
                         let view = View {
                             plan: self,

@@ -26,7 +26,7 @@ mod tests;
 mod val;
 
 pub use rebind::Binder;
-pub use text_test::TextTest;
+pub use text_test::{TextRegisters, TextTest};
 
 use crate::datetime::Timestamp;
 use crate::value::{Hint, Str, Value};

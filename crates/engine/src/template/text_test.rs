@@ -1,10 +1,11 @@
 //! Filters over the text of registers, compiled to direct string operations. The
 //! commonest filter shapes (`x.lstrip().startswith('{')`, `x[:1].isdigit()`,
-//! `x.count(' ') >= 13`, joined by `and`, `or`, `not`) then run without the
-//! evaluator, values or allocations, whenever their registers hold text. Every
-//! shape gives a boolean, so the filter's truth is the evaluator's.
+//! `x.count(' ') >= 13`, `x is defined`, joined by `and`, `or`, `not`) then run
+//! without the evaluator, values or allocations, whenever their registers hold
+//! text. Every shape gives a boolean, so the filter's truth is the evaluator's.
 
 use super::ast::{CmpOp, Expr};
+use super::filters::TestKind;
 use super::methods::{self, Method};
 use crate::value::{Str, Value};
 
@@ -33,6 +34,8 @@ enum Pred {
     And(Box<Pred>, Box<Pred>),
     Or(Box<Pred>, Box<Pred>),
     Not(Box<Pred>),
+    /// `x is defined` (`true`) or `x is undefined` (`false`) on a register.
+    Defined(u32, bool),
     StartsWith(Text, Str),
     EndsWith(Text, Str),
     /// `.isdigit()`, `.isnumeric()`, `.isdecimal()`.
@@ -48,9 +51,18 @@ impl TextTest {
 
     /// The filter's truth, or `None` when a register it reads does not hold text
     /// (the evaluator then decides: Undefined, numbers and errors are its business).
-    pub fn run<'t>(&self, text: &dyn Fn(u32) -> Option<&'t str>) -> Option<bool> {
-        self.root.run(text)
+    pub fn run(&self, regs: &dyn TextRegisters) -> Option<bool> {
+        self.root.run(regs)
     }
+}
+
+/// What a [`TextTest`] reads from the registers.
+pub trait TextRegisters {
+    /// The register's text, when it holds text.
+    fn text(&self, reg: u32) -> Option<&str>;
+    /// Whether the register is defined; `None` when reading it is an error (a
+    /// parent of its path is missing).
+    fn defined(&self, reg: u32) -> Option<bool>;
 }
 
 fn no_args(args: &super::ast::Args) -> bool {
@@ -97,6 +109,17 @@ fn pred(e: &Expr) -> Option<Pred> {
         Expr::And(a, b) => Some(Pred::And(Box::new(pred(a)?), Box::new(pred(b)?))),
         Expr::Or(a, b) => Some(Pred::Or(Box::new(pred(a)?), Box::new(pred(b)?))),
         Expr::Not(a) => Some(Pred::Not(Box::new(pred(a)?))),
+        Expr::Test(call, negated) if no_args(&call.args) => {
+            let Expr::Reg(r) = call.input else {
+                return None;
+            };
+            let defined = match call.kind {
+                TestKind::Defined => true,
+                TestKind::Undefined => false,
+                _ => return None,
+            };
+            Some(Pred::Defined(r, defined != *negated))
+        }
         Expr::Method(call, _) => match call.kind {
             Method::Startswith => Some(Pred::StartsWith(text(&call.input)?, str_arg(&call.args)?)),
             Method::Endswith => Some(Pred::EndsWith(text(&call.input)?, str_arg(&call.args)?)),
@@ -127,12 +150,14 @@ fn pred(e: &Expr) -> Option<Pred> {
 }
 
 impl Text {
-    fn get<'t>(&self, text: &dyn Fn(u32) -> Option<&'t str>) -> Option<&'t str> {
+    fn get<'t>(&self, regs: &'t dyn TextRegisters) -> Option<&'t str> {
         Some(match self {
-            Text::Reg(r) => text(*r)?,
-            Text::Strip { of, left, right } => methods::strip_chars(of.get(text)?, None, *left, *right),
+            Text::Reg(r) => regs.text(*r)?,
+            Text::Strip { of, left, right } => {
+                methods::strip_chars(of.get(regs)?, None, *left, *right)
+            }
             Text::Prefix(of, n) => {
-                let s = of.get(text)?;
+                let s = of.get(regs)?;
                 s.char_indices().nth(*n).map_or(s, |(i, _)| &s[..i])
             }
         })
@@ -140,17 +165,18 @@ impl Text {
 }
 
 impl Pred {
-    fn run<'t>(&self, text: &dyn Fn(u32) -> Option<&'t str>) -> Option<bool> {
+    fn run(&self, regs: &dyn TextRegisters) -> Option<bool> {
         Some(match self {
             // Short-circuits as the evaluator does: what is not run cannot fail.
-            Pred::And(a, b) => a.run(text)? && b.run(text)?,
-            Pred::Or(a, b) => a.run(text)? || b.run(text)?,
-            Pred::Not(a) => !a.run(text)?,
-            Pred::StartsWith(t, p) => t.get(text)?.starts_with(p.as_str()),
-            Pred::EndsWith(t, p) => t.get(text)?.ends_with(p.as_str()),
-            Pred::IsDigit(t) => methods::is_digit_text(t.get(text)?),
+            Pred::And(a, b) => a.run(regs)? && b.run(regs)?,
+            Pred::Or(a, b) => a.run(regs)? || b.run(regs)?,
+            Pred::Not(a) => !a.run(regs)?,
+            Pred::Defined(r, defined) => regs.defined(*r)? == *defined,
+            Pred::StartsWith(t, p) => t.get(regs)?.starts_with(p.as_str()),
+            Pred::EndsWith(t, p) => t.get(regs)?.ends_with(p.as_str()),
+            Pred::IsDigit(t) => methods::is_digit_text(t.get(regs)?),
             Pred::Count(t, sub, op, n) => {
-                let count = methods::count_text(t.get(text)?, sub) as i64;
+                let count = methods::count_text(t.get(regs)?, sub) as i64;
                 match op {
                     CmpOp::Eq => count == *n,
                     CmpOp::Ne => count != *n,
