@@ -1082,10 +1082,12 @@ impl Registers for View<'_> {
             Reg::Layer { .. } => match state.held[reg as usize] {
                 Held::Absent => Bound::Absent,
                 Held::Undefined => Bound::Undefined,
-                Held::Text(span) => Bound::Value(state.held_cache[reg as usize].get_or_init(|| {
-                    state.cached.set(true);
-                    Value::from(span.of(self.message))
-                })),
+                Held::Text(span) => {
+                    Bound::Value(state.held_cache[reg as usize].get_or_init(|| {
+                        state.cached.set(true);
+                        Value::from(span.of(self.message))
+                    }))
+                }
                 Held::Value(i) => Bound::Value(&state.values[i as usize]),
             },
             Reg::Leaf { out, parent } => match self.out(*out) {
@@ -1400,10 +1402,7 @@ impl Plan {
                         continue;
                     }
                     for action in actions {
-                        if self
-                            .action(program, action, state, message, now)
-                            .is_none()
-                        {
+                        if self.action(program, action, state, message, now).is_none() {
                             return Planned::Fallback;
                         }
                     }
@@ -1688,7 +1687,14 @@ impl Plan {
         out.extend_from_slice(&skeleton.text[skeleton.tail.clone()]);
     }
 
-    fn write_value(&self, state: &State, value: Out, message: &str, plain: bool, out: &mut Vec<u8>) {
+    fn write_value(
+        &self,
+        state: &State,
+        value: Out,
+        message: &str,
+        plain: bool,
+        out: &mut Vec<u8>,
+    ) {
         match value {
             Out::None => {}
             Out::Text(span) if plain => json::write_json_plain_str(span.of(message), out),

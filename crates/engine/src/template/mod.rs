@@ -20,9 +20,9 @@ mod parser;
 mod pyfmt;
 mod rebind;
 mod strfmt;
-mod text_test;
 #[cfg(test)]
 mod tests;
+mod text_test;
 mod val;
 
 pub use rebind::Binder;

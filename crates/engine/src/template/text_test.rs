@@ -94,10 +94,9 @@ fn text(e: &Expr) -> Option<Text> {
             })
         }
         Expr::Slice(of, bounds) => match &**bounds {
-            [None, Some(Expr::Const(Value::Int(n))), None] if *n >= 0 => Some(Text::Prefix(
-                Box::new(text(of)?),
-                usize::try_from(*n).ok()?,
-            )),
+            [None, Some(Expr::Const(Value::Int(n))), None] if *n >= 0 => {
+                Some(Text::Prefix(Box::new(text(of)?), usize::try_from(*n).ok()?))
+            }
             _ => None,
         },
         _ => None,
