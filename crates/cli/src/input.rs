@@ -105,6 +105,8 @@ pub struct LineSplitter {
     done: bool,
     /// Decompressed bytes read so far (for error messages).
     pub bytes_read: u64,
+    /// The read buffer, kept from batch to batch.
+    chunk: Vec<u8>,
 }
 
 impl LineSplitter {
@@ -120,6 +122,7 @@ impl LineSplitter {
             line_number: 0,
             done: false,
             bytes_read: 0,
+            chunk: vec![0u8; 128 * 1024],
         }
     }
 
@@ -134,19 +137,36 @@ impl LineSplitter {
     /// The next batch, `Ok(None)` at the end. On a read error (e.g. a truncated
     /// gzip) the error is returned once; the whole lines read before it were in
     /// earlier batches, and [`LineSplitter::take_partial`] gives the unterminated tail.
-    pub fn next_batch(&mut self, seq: u64) -> io::Result<Option<Batch>> {
+    /// `spent` is a batch already consumed, whose buffers are reused.
+    pub fn next_batch(&mut self, seq: u64, spent: Option<Batch>) -> io::Result<Option<Batch>> {
         if self.done {
             return Ok(None);
         }
-        let mut batch = Batch {
-            seq,
-            input: self.name.clone(),
-            data: Vec::with_capacity(self.batch_bytes + self.max_line.min(self.batch_bytes)),
-            lines: Vec::with_capacity(self.batch_bytes / 96),
+        let mut batch = match spent {
+            Some(mut batch) => {
+                batch.seq = seq;
+                batch.input = self.name.clone();
+                batch.data.clear();
+                batch.lines.clear();
+                batch
+            }
+            None => Batch {
+                seq,
+                input: self.name.clone(),
+                data: Vec::with_capacity(self.batch_bytes + self.max_line.min(self.batch_bytes)),
+                lines: Vec::with_capacity(self.batch_bytes / 96),
+            },
         };
-        let mut chunk = vec![0u8; 128 * 1024];
+        let mut chunk = std::mem::take(&mut self.chunk);
+        let result = self.fill(&mut batch, &mut chunk);
+        self.chunk = chunk;
+        Ok(result?.then_some(batch))
+    }
+
+    /// Reads into `batch` until it is full or the input ends; whether it has lines.
+    fn fill(&mut self, batch: &mut Batch, chunk: &mut [u8]) -> io::Result<bool> {
         loop {
-            let n = match self.input.reader.read(&mut chunk) {
+            let n = match self.input.reader.read(chunk) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -156,13 +176,13 @@ impl LineSplitter {
             };
             if n == 0 {
                 self.done = true;
-                self.finish_carry(&mut batch);
-                return Ok((!batch.lines.is_empty()).then_some(batch));
+                self.finish_carry(batch);
+                return Ok(!batch.lines.is_empty());
             }
             self.bytes_read += n as u64;
-            self.split(&chunk[..n], &mut batch);
+            self.split(&chunk[..n], batch);
             if batch.data.len() >= self.batch_bytes {
-                return Ok(Some(batch));
+                return Ok(true);
             }
         }
     }
@@ -268,7 +288,7 @@ mod tests {
     fn lines(s: &mut LineSplitter) -> Vec<(String, bool)> {
         let mut out = Vec::new();
         let mut seq = 0;
-        while let Some(b) = s.next_batch(seq).unwrap() {
+        while let Some(b) = s.next_batch(seq, None).unwrap() {
             seq += 1;
             for l in &b.lines {
                 out.push((
@@ -314,7 +334,7 @@ mod tests {
         let mut s = LineSplitter::new(input, 1 << 20, 64);
         let mut good = 0;
         let err = loop {
-            match s.next_batch(0) {
+            match s.next_batch(0, None) {
                 Ok(Some(b)) => good += b.lines.len(),
                 Ok(None) => panic!("truncation not detected"),
                 Err(e) => break e,

@@ -91,10 +91,14 @@ struct Worker<'a> {
 }
 
 impl Worker<'_> {
-    fn run(&self, batch: &Batch) -> Output {
+    /// Normalizes `batch` into `events`, an empty buffer (a recycled one keeps its
+    /// capacity, which saves growing it again).
+    fn run(&self, batch: &Batch, mut events: Vec<u8>) -> Output {
+        events.clear();
+        events.reserve(batch.data.len() * 4);
         let mut out = Output {
             seq: batch.seq,
-            events: Vec::with_capacity(batch.data.len() * 5),
+            events,
             ..Output::default()
         };
         for line in &batch.lines {
@@ -224,7 +228,8 @@ struct Sink {
 }
 
 impl Sink {
-    fn accept(&mut self, out: Output) -> io::Result<()> {
+    /// Writes a batch's results; gives back its event buffer for reuse.
+    fn accept(&mut self, out: Output) -> io::Result<Vec<u8>> {
         self.events.write_all(&out.events)?;
         if let Some(d) = self.dead.as_mut() {
             d.write_all(&out.dead)?;
@@ -238,7 +243,7 @@ impl Sink {
                 None => self.reasons.push((reason, n)),
             }
         }
-        Ok(())
+        Ok(out.events)
     }
 }
 
@@ -330,13 +335,20 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
         let sink = &mut sink;
         let progress_ref = progress.as_ref();
         let raw = raw_bytes.clone();
+        // Written event buffers go back to the workers: the same few buffers serve
+        // the whole run, so memory stays flat (fresh large buffers per batch let the
+        // allocator's per-thread arenas grow).
+        let (recycle_tx, recycle_rx) = mpsc::channel::<Vec<u8>>();
+        let recycle_rx = Arc::new(std::sync::Mutex::new(recycle_rx));
         let writer = scope.spawn(move || -> io::Result<()> {
             let mut pending = BTreeMap::new();
             let mut next = 0u64;
             for out in result_rx {
                 pending.insert(out.seq, out);
                 while let Some(out) = pending.remove(&next) {
-                    sink.accept(out)?;
+                    let events = sink.accept(out)?;
+                    // The workers may all have stopped: then it is simply dropped.
+                    let _ = recycle_tx.send(events);
                     next += 1;
                 }
                 if let Some(p) = progress_ref {
@@ -347,13 +359,17 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
             Ok(())
         });
 
-        // Workers: one channel of batches shared by all.
+        // Workers: one channel of batches shared by all. Spent batches go back to
+        // the reader, whose buffers they become again.
         let (batch_tx, batch_rx) = mpsc::sync_channel::<Batch>(threads * 2);
+        let (spent_tx, spent_rx) = mpsc::channel::<Batch>();
         let batch_rx = Arc::new(std::sync::Mutex::new(batch_rx));
         let worker = &worker;
         for _ in 0..threads {
             let rx = batch_rx.clone();
             let tx = result_tx.clone();
+            let recycled = recycle_rx.clone();
+            let spent = spent_tx.clone();
             scope.spawn(move || {
                 loop {
                     let batch = match rx.lock() {
@@ -361,9 +377,16 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
                         Err(_) => return,
                     };
                     let Ok(batch) = batch else { return };
-                    if tx.send(worker.run(&batch)).is_err() {
+                    let events = recycled
+                        .lock()
+                        .ok()
+                        .and_then(|r| r.try_recv().ok())
+                        .unwrap_or_default();
+                    if tx.send(worker.run(&batch, events)).is_err() {
                         return;
                     }
+                    // The reader may be done: then it is simply dropped.
+                    let _ = spent.send(batch);
                 }
             });
         }
@@ -381,7 +404,7 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
             };
             let mut splitter = LineSplitter::new(input, args.max_event_bytes, BATCH_BYTES);
             loop {
-                match splitter.next_batch(seq) {
+                match splitter.next_batch(seq, spent_rx.try_recv().ok()) {
                     Ok(Some(batch)) => {
                         seq += 1;
                         if batch_tx.send(batch).is_err() {
