@@ -89,8 +89,36 @@ fn check(slug: &str, messages: &[String]) {
 }
 
 /// Lines that take the unusual branches: rejected, placeholders, JSON records,
-/// quoted fields (no fast split), short and long rows.
+/// quoted fields (no fast split), short and long rows; and the text the plan types
+/// itself (container literals, case changes, numbers, dates, addresses, escapes).
 const VPC_EDGES: &[&str] = &[
+    // Container literals: a bare tuple (the message has commas), a list, a dict.
+    "2 123,456 eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1600000000 1600000060 ACCEPT OK",
+    "2 [1] eni-1 10.0.0.1 10.0.0.2 443 (1,2) 6 10 840 1600000000 1600000060 ACCEPT OK",
+    "2 {'a':1} eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1600000000 1600000060 [ACCEPT] OK",
+    "2 1,2 eni-1 10.0.0.1 10.0.0.2 443 49152 6,7 10 840 1600000000 1600000060 T,F N,",
+    // Case changes: mixed, already lower, non-ASCII, empty after the change.
+    "2 123456789012 eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1600000000 1600000060 Accept ok",
+    "2 123456789012 eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1600000000 1600000060 ÄCCEPT ÖK",
+    "2 123456789012 eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1600000000 1600000060 NONE None",
+    // Numbers: signs, spaces (empty fields), 19 digits, zeros, floats, hex.
+    "2 123456789012 eni-1 10.0.0.1 10.0.0.2 +443 -1 06 1234567890123456789 1.5 1600000000 1600000060 ACCEPT OK",
+    "2 123456789012 eni-1 10.0.0.1 10.0.0.2  49152 6 10 0x10 1600000000 1600000060 ACCEPT OK",
+    "2 123456789012 eni-1 10.0.0.1 10.0.0.2 443 49152 99 10 840 1600000000 1600000060 ACCEPT OK",
+    "2 123456789012 eni-1 10.0.0.1 10.0.0.2 443 49152 None 10 840 1600000000 1600000060 ACCEPT OK",
+    // Dates: nine and eleven digits, leading zeros, millisecond epochs.
+    "2 123456789012 eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 840 160000000 16000000600 ACCEPT OK",
+    "2 123456789012 eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 840 0000000001 1600000000000 ACCEPT OK",
+    // Addresses: IPv6 canonical and not, the same address twice.
+    "2 123456789012 eni-1 2001:db8::1 2001:0db8:0000:0000:0000:0000:0000:0002 443 49152 6 10 840 1600000000 1600000060 ACCEPT OK",
+    "2 123456789012 eni-1 10.0.0.1 10.0.0.1 443 49152 6 10 840 1600000000 1600000060 ACCEPT OK",
+    // Text that needs escapes in JSON: a backslash, a control character.
+    "2 123\\456 eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1600000000 1600000060 ACCEPT OK",
+    "2 123456789012 eni-\u{1}1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1600000000 1600000060 ACCEPT OK",
+    "2 123456789012 eni-1\t10.0.0.1 10.0.0.2 443 49152 6 10 840 1600000000 1600000060 ACCEPT OK x",
+    // Filters: whitespace before a JSON record, a digit that is not ASCII.
+    " \t{\"srcaddr\": \"10.0.0.1\"}",
+    "٢ 123456789012 eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1600000000 1600000060 ACCEPT OK",
     "",
     "garbage",
     "2 123456789012 eni-1 10.0.0.1 10.0.0.2 - - - - - 1600000000 1600000060 - NODATA",

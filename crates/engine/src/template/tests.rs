@@ -822,3 +822,78 @@ fn community_id_filter() {
         Ok(None)
     );
 }
+
+/// Filters run as [`TextTest`]s give the evaluator's truth on every text they
+/// cover, and step aside (`None`) where a register does not hold text.
+#[test]
+fn text_tests_agree_with_the_evaluator() {
+    // `ev.a` and `ev.b` become registers 0 and 1; `ev.c` is never set.
+    struct Regs(Vec<Option<Value>>);
+    impl Registers for Regs {
+        fn get(&self, reg: u32) -> Bound<'_> {
+            match &self.0[reg as usize] {
+                Some(v) => Bound::Value(v),
+                None => Bound::Undefined,
+            }
+        }
+    }
+    impl TextRegisters for Regs {
+        fn text(&self, reg: u32) -> Option<&str> {
+            self.0[reg as usize].as_ref().and_then(Value::as_str)
+        }
+        fn defined(&self, reg: u32) -> Option<bool> {
+            Some(self.0[reg as usize].is_some())
+        }
+    }
+    let filters = [
+        "{{ ev.a.lstrip().startswith('{') }}",
+        "{{ ev.a[:1].isdigit() and ev.a.count(' ') >= 2 }}",
+        "{{ not ev.a.strip().endswith('z') or ev.b.isnumeric() }}",
+        "{{ ev.a.rstrip()[:3].startswith('ab') }}",
+        "{{ ev.a.count('ab') == 2 or ev.a.count('') > 4 }}",
+        "{{ ev.a.count(' ') < 1 and ev.b.count(' ') != 0 }}",
+        "{{ ev.a is defined or ev.c is defined }}",
+        "{{ ev.c is undefined and ev.b is not undefined }}",
+        "{{ ev.a is not defined }}",
+    ];
+    let texts = [
+        "", " ", "{x", "  {x", "1 2 3", "12 3", "٣ 4 5", "abab ab", "xyz", " z ", "ab c", "é 1 2",
+        "\t{", "0", "²",
+    ];
+    let mut covered = 0;
+    for src in filters {
+        let t = Template::compile(src, &Layers).unwrap();
+        let mut bind = |slot: usize, keys: &[Str], _: PathUse| match (slot, keys) {
+            (2, [k]) if k == "a" => Some(0),
+            (2, [k]) if k == "b" => Some(1),
+            (2, [k]) if k == "c" => Some(2),
+            _ => None,
+        };
+        let t = t
+            .rebind(&mut bind)
+            .unwrap_or_else(|| panic!("{src}: not rebound"));
+        let direct = t
+            .text_test()
+            .unwrap_or_else(|| panic!("{src}: not a text test"));
+        for a in texts {
+            for b in ["", "7", "x y", "¾"] {
+                for regs in [
+                    Regs(vec![Some(Value::from(a)), Some(Value::from(b)), None]),
+                    Regs(vec![Some(Value::Int(3)), Some(Value::from(b)), None]),
+                ] {
+                    let env = Env {
+                        slots: &[],
+                        now: now(),
+                        regs: &regs,
+                    };
+                    if let Some(truth) = direct.run(&regs) {
+                        covered += 1;
+                        assert_eq!(truth, t.test(&env), "{src} on {a:?}, {b:?}");
+                    }
+                }
+            }
+        }
+    }
+    // Most combinations run directly (the integer register is left to the evaluator).
+    assert!(covered > 400, "only {covered} combinations ran directly");
+}
