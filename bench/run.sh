@@ -68,6 +68,8 @@ corpus_for() { # generator → cached corpus path (generated on first use)
 run_once() { # format corpus threads result-file → "wall_us rss_kib cpu_s"
     local format="$1" corpus="$2" t="$3" result="$4" tv="$out/time.$$"
     local t0 t1
+    # A previous result would be truncated inside the measured run.
+    rm -f "$result" "$result.dead"
     t0=$(date +%s%N)
     /usr/bin/time -v -o "$tv" "$bin" parse --format "$format" "$corpus" --threads "$t" \
         --output "$result" --dead-letter "$result.dead" --now "$now" --quiet 2>"$result.log" \

@@ -1200,13 +1200,14 @@ pub fn ten_digit_epoch(s: &str) -> Option<i64> {
 /// `YYYY-MM-DDTHH:MM:SSZ` for epoch seconds in `0..10^10`.
 pub fn epoch_seconds_ecs(secs: i64) -> [u8; 20] {
     // Below 10^10 seconds: years 1970..=2286, always in range, never a fraction.
-    let days = secs / 86_400;
+    // Unsigned arithmetic: divisions by constants are cheaper than signed ones.
+    let secs = secs.clamp(0, 9_999_999_999) as u64;
+    let (year, month, day) = civil_from_days(secs / 86_400);
     let sod = (secs % 86_400) as u32;
-    let (year, month, day) = civil_from_days(days);
     let mut out = *b"0000-00-00T00:00:00Z";
     let two = |out: &mut [u8; 20], at: usize, v: u32| {
-        out[at] = b'0' + (v / 10) as u8;
-        out[at + 1] = b'0' + (v % 10) as u8;
+        let pair = &DIGIT_PAIRS[2 * v as usize..2 * v as usize + 2];
+        out[at..at + 2].copy_from_slice(pair);
     };
     two(&mut out, 0, year / 100);
     two(&mut out, 2, year % 100);
@@ -1218,10 +1219,22 @@ pub fn epoch_seconds_ecs(secs: i64) -> [u8; 20] {
     out
 }
 
+/// `00`, `01`, … `99`.
+static DIGIT_PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
+
 /// The proleptic Gregorian (year, month, day) of a non-negative count of days since
 /// 1970-01-01. Years are counted from March (so that the leap day ends a year) in
 /// 400-year cycles of 146097 days.
-fn civil_from_days(days: i64) -> (u32, u32, u32) {
+fn civil_from_days(days: u64) -> (u32, u32, u32) {
     // Days since 0000-03-01.
     let z = days + 719_468;
     let cycle = z / 146_097;
@@ -1236,7 +1249,7 @@ fn civil_from_days(days: i64) -> (u32, u32, u32) {
     let m = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * m + 2) / 5 + 1;
     let month = if m < 10 { m + 3 } else { m - 9 };
-    let year = cycle * 400 + year_of_cycle + i64::from(month <= 2);
+    let year = cycle * 400 + year_of_cycle + u64::from(month <= 2);
     (year as u32, month as u32, day as u32)
 }
 

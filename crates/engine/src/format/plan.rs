@@ -112,6 +112,8 @@ enum Out {
     Int(i64),
     /// Epoch seconds (`0..10^10`) in a date field: `YYYY-MM-DDTHH:MM:SSZ` text.
     Epoch(i64),
+    /// Text of the message in another case (a keyword).
+    Cased(Span, Case),
     /// A list of text written by the enrichments: `State::json[lo..hi]`.
     Json(u32, u32),
     /// `State::values[i]`.
@@ -124,6 +126,7 @@ impl Out {
         match self {
             Out::None => Value::Null,
             Out::Text(span) => Value::from(span.of(message)),
+            Out::Cased(span, case) => Value::from(case.of(span.of(message))),
             Out::Const(i) => plan.consts[i as usize].0.clone(),
             Out::Int(i) => Value::Int(i),
             Out::Epoch(secs) => epoch_value(secs),
@@ -1068,7 +1071,7 @@ impl<'a> View<'a> {
                 Out::Text(span) => Some(span.of(message)),
                 Out::Value(i) => self.state.values[i as usize].as_str(),
                 Out::Const(i) => self.plan.consts[i as usize].0.as_str(),
-                Out::None | Out::Int(_) | Out::Epoch(_) | Out::Json(..) => None,
+                Out::None | Out::Cased(..) | Out::Int(_) | Out::Epoch(_) | Out::Json(..) => None,
             },
             Reg::Object { .. } | Reg::Missing { .. } => None,
         }
@@ -1170,11 +1173,45 @@ fn is_flat(v: &Value) -> bool {
     }
 }
 
+/// An ASCII case change of message text, applied as it is written.
+#[derive(Debug, Clone, Copy)]
+enum Case {
+    Lower,
+    Upper,
+}
+
+impl Case {
+    fn apply(self, b: u8) -> u8 {
+        match self {
+            Case::Lower => b.to_ascii_lowercase(),
+            Case::Upper => b.to_ascii_uppercase(),
+        }
+    }
+
+    fn of(self, text: &str) -> String {
+        match self {
+            Case::Lower => text.to_ascii_lowercase(),
+            Case::Upper => text.to_ascii_uppercase(),
+        }
+    }
+
+    /// Whether `candidate` is `text` changed by this case.
+    fn gives(self, text: &str, candidate: &str) -> bool {
+        text.len() == candidate.len()
+            && text
+                .bytes()
+                .zip(candidate.bytes())
+                .all(|(t, c)| self.apply(t) == c)
+    }
+}
+
 /// What a [`Direct::Text`] write gives on text of the message.
 enum Computed {
     /// The text itself.
     Same,
-    /// Other text (a case change).
+    /// The text in another case (ASCII only; the message has no comma).
+    Cased(Case),
+    /// Other text (a case change of text with commas).
     Other(Value),
     /// Anything else (non-ASCII case changes, container literals): the template's.
     Evaluate,
@@ -1182,6 +1219,21 @@ enum Computed {
 
 /// `comma`: whether `text` may hold a comma (a bare tuple literal needs one).
 fn compute(op: template::Direct, text: &str, comma: bool) -> Computed {
+    // Without a comma only a leading bracket makes a container literal, and case
+    // changes keep brackets: the test on the text itself holds for the result.
+    if !comma && op != template::Direct::Copy && text.is_ascii() {
+        let case = match op {
+            template::Direct::Upper => Case::Upper,
+            _ => Case::Lower,
+        };
+        return if may_be_container(text, false) {
+            Computed::Evaluate
+        } else if text.bytes().any(|b| case.apply(b) != b) {
+            Computed::Cased(case)
+        } else {
+            Computed::Same
+        };
+    }
     let changed = match op {
         template::Direct::Copy => None,
         template::Direct::Lower if !text.is_ascii() => return Computed::Evaluate,
@@ -1467,6 +1519,17 @@ impl Plan {
                                         )?;
                                         continue;
                                     }
+                                    Computed::Cased(case) => {
+                                        self.assign_cased(
+                                            program,
+                                            state,
+                                            &assign.target,
+                                            (span, case),
+                                            message,
+                                            now,
+                                        )?;
+                                        continue;
+                                    }
                                     Computed::Other(v) => {
                                         self.assign(program, state, &assign.target, Some(v), now)?;
                                         continue;
@@ -1620,7 +1683,7 @@ impl Plan {
                     Value::Str(s) => s.as_str(),
                     _ => return false,
                 },
-                Out::Int(_) | Out::Epoch(_) | Out::Json(..) => return false,
+                Out::Cased(..) | Out::Int(_) | Out::Epoch(_) | Out::Json(..) => return false,
             };
             if text.is_empty() || texts[..n].contains(&text) {
                 continue;
@@ -1699,6 +1762,13 @@ impl Plan {
             Out::None => {}
             Out::Text(span) if plain => json::write_json_plain_str(span.of(message), out),
             Out::Text(span) => write_json_str(span.of(message), out),
+            Out::Cased(span, case) if plain => {
+                // A case change adds no byte that needs an escape.
+                out.push(b'"');
+                out.extend(span.of(message).bytes().map(|b| case.apply(b)));
+                out.push(b'"');
+            }
+            Out::Cased(span, case) => write_json_str(&case.of(span.of(message)), out),
             Out::Const(i) => out.extend_from_slice(&self.consts[i as usize].1),
             Out::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes()),
             Out::Epoch(secs) => {
@@ -1902,6 +1972,31 @@ impl Plan {
         };
         state.set(target.out, typed);
         Some(())
+    }
+}
+
+impl Plan {
+    /// [`Plan::assign`] of message text in another case.
+    fn assign_cased(
+        &self,
+        program: &Program,
+        state: &mut State,
+        target: &PTarget,
+        (span, case): (Span, Case),
+        message: &str,
+        now: Timestamp,
+    ) -> Option<()> {
+        let text = span.of(message);
+        // The text has a letter the case changes: never empty.
+        if case.gives(text, "None") || self.ignored_text.iter().any(|i| case.gives(text, i)) {
+            return Some(());
+        }
+        if target.ty == FieldType::Keyword {
+            state.set(target.out, Out::Cased(span, case));
+            return Some(());
+        }
+        let value = Value::from(case.of(text));
+        self.assign(program, state, target, Some(value), now)
     }
 }
 
