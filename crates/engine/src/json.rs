@@ -154,6 +154,7 @@ pub fn needs_escape(s: &str) -> bool {
 
 /// Writes `s` as a JSON string literal when [`needs_escape`] is known to be false
 /// for it (for example, `s` is part of a text that needs none).
+#[inline]
 pub fn write_json_plain_str(s: &str, out: &mut Vec<u8>) {
     debug_assert!(!needs_escape(s));
     out.reserve(s.len() + 2);

@@ -384,6 +384,9 @@ struct Enrichments {
 }
 
 pub(crate) struct Plan {
+    /// The registers of `original`, and whether each is the message itself (else it
+    /// is Undefined).
+    originals: Vec<(u32, bool)>,
     /// Tells this plan's skeletons from other plans' in the per-thread cache.
     id: u64,
     /// Constant values written to fields, typed for their field, and their JSON.
@@ -644,8 +647,28 @@ impl Plan {
             },
         );
         let width_hint = layout.nodes.iter().map(|n| n.key_json.len() + 24).sum();
+        // The event is only a message: `original.message` is its text, another key
+        // of `original` or a key below the message is Undefined, anything deeper is
+        // an error (Absent, which every register starts as).
+        let originals = regs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, reg)| match reg {
+                Reg::Layer {
+                    slot: ORIGINAL,
+                    keys,
+                    ..
+                } => match keys.as_slice() {
+                    [key] => Some((i as u32, key == "message")),
+                    [key, _] if key == "message" => Some((i as u32, false)),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
         static PLANS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Ok(Plan {
+            originals,
             id: PLANS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             consts: lowering.consts,
             ignored_text,
@@ -923,6 +946,8 @@ struct State {
     json: Vec<u8>,
     /// Whether the message has a comma.
     comma: bool,
+    /// Bit `i` set: slot `i` holds a value (slots below 128; see [`Skeleton`]).
+    shape: u128,
     /// Which address objects exist, while the enrichments run.
     sides: Vec<bool>,
     /// Message text made a value because a template read it, per register and
@@ -947,6 +972,7 @@ impl State {
         self.outs.resize(slots, Out::None);
         self.values.clear();
         self.json.clear();
+        self.shape = 0;
         let cached = self.cached.replace(false);
         if cached || self.held_cache.len() != regs {
             self.held_cache.clear();
@@ -966,6 +992,13 @@ impl State {
 
     fn set(&mut self, slot: u32, out: Out) {
         self.outs[slot as usize] = out;
+        if let Some(bit) = 1u128.checked_shl(slot) {
+            if let Out::None = out {
+                self.shape &= !bit;
+            } else {
+                self.shape |= bit;
+            }
+        }
         if self.cached.get() {
             self.out_cache[slot as usize].take();
         }
@@ -1291,22 +1324,13 @@ impl Plan {
             lo: 0,
             hi: message.len() as u32,
         };
-        state.outs[self.message as usize] = Out::Text(whole);
-        for (i, reg) in self.regs.iter().enumerate() {
-            if let Reg::Layer {
-                slot: ORIGINAL,
-                keys,
-                ..
-            } = reg
-            {
-                state.held[i] = match keys.as_slice() {
-                    [key] if key == "message" => Held::Text(whole),
-                    // A key below the text, or an absent key: Undefined.
-                    [_] => Held::Undefined,
-                    [key, _] if key == "message" => Held::Undefined,
-                    _ => Held::Absent,
-                };
-            }
+        state.set(self.message, Out::Text(whole));
+        for &(reg, message_itself) in &self.originals {
+            state.held[reg as usize] = if message_itself {
+                Held::Text(whole)
+            } else {
+                Held::Undefined
+            };
         }
         let mut parsed = false;
         let mut produced: u64 = 0;
@@ -1718,7 +1742,7 @@ impl Plan {
     fn write(&self, state: &mut State, message: &str, out: &mut Vec<u8>) {
         // Spans of a message that needs no escape are copied as they are.
         let plain = !json::needs_escape(message);
-        let Some(shape) = shape_of(&state.outs) else {
+        let Some(shape) = (state.outs.len() <= 128).then_some(state.shape) else {
             self.write_object(ROOT, state, message, plain, out);
             return;
         };
@@ -1750,6 +1774,7 @@ impl Plan {
         out.extend_from_slice(&skeleton.text[skeleton.tail.clone()]);
     }
 
+    #[inline]
     fn write_value(
         &self,
         state: &State,
@@ -1884,19 +1909,6 @@ struct Skeleton {
     tail: std::ops::Range<usize>,
 }
 
-/// The shape of an event (see [`Skeleton`]); `None` beyond 128 slots.
-fn shape_of(outs: &[Out]) -> Option<u128> {
-    if outs.len() > 128 {
-        return None;
-    }
-    Some(
-        outs.iter()
-            .enumerate()
-            .filter(|(_, o)| !matches!(o, Out::None))
-            .fold(0, |shape, (i, _)| shape | 1 << i),
-    )
-}
-
 /// The bits of slots `range.lo..range.hi`.
 fn bits(range: Range) -> u128 {
     let width = range.hi - range.lo;
@@ -1961,9 +1973,10 @@ impl Plan {
             FieldType::Keyword => Out::Text(span),
             // Only IPv6 text (with a colon) can have another canonical form.
             FieldType::Ip if !text.contains(':') => Out::Text(span),
-            FieldType::Long if (1..=18).contains(&text.len()) && is_digits(text) => {
-                Out::Int(digits_value(text))
-            }
+            FieldType::Long if (1..=18).contains(&text.len()) => match digits_value(text) {
+                Some(i) => Out::Int(i),
+                None => return self.assign(program, state, target, Some(Value::from(text)), now),
+            },
             FieldType::Date => match datetime::ten_digit_epoch(text) {
                 Some(secs) => Out::Epoch(secs),
                 None => return self.assign(program, state, target, Some(Value::from(text)), now),
@@ -2000,11 +2013,16 @@ impl Plan {
     }
 }
 
-fn is_digits(text: &str) -> bool {
-    text.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// The value of at most 18 ASCII digits (no overflow).
-fn digits_value(text: &str) -> i64 {
-    text.bytes().fold(0, |v, b| v * 10 + i64::from(b - b'0'))
+/// The value of text of at most 18 ASCII digits (no overflow); `None` when some
+/// character is not a digit.
+fn digits_value(text: &str) -> Option<i64> {
+    let mut value: i64 = 0;
+    for b in text.bytes() {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        value = value * 10 + i64::from(digit);
+    }
+    Some(value)
 }

@@ -155,7 +155,11 @@ fn has_comma(b: &[u8]) -> bool {
 /// literal starts with a bracket, or is a bare tuple (`1, 2`) and then has a comma;
 /// `comma` false says that `s` has none.
 pub(crate) fn may_be_container(s: &str, comma: bool) -> bool {
-    let t = s.trim_start();
+    // Most text starts with a visible ASCII character: no trimming to do.
+    let t = match s.as_bytes().first() {
+        Some(b) if b.is_ascii_graphic() => s,
+        _ => s.trim_start(),
+    };
     let Some(&first) = t.as_bytes().first() else {
         return false;
     };
