@@ -99,11 +99,15 @@ impl Dsv {
 
     /// Plain split on a one-byte delimiter (no quotes, no newlines in `text`).
     fn split_fast(&self, text: &str, delim: u8, out: &mut Map) {
-        self.each_field(text, delim, &mut |index, field| self.put(out, index, field));
+        // `delim` is ASCII: the bounds are character boundaries.
+        self.each_field(text, delim, |index, start, end| {
+            self.put(out, index, &text[start..end])
+        });
     }
 
-    /// The unquoted fields of `text` by column index, as many as there are columns.
-    fn each_field<'t>(&self, text: &'t str, delim: u8, field: &mut dyn FnMut(usize, &'t str)) {
+    /// The unquoted fields of `text` by column index (as byte ranges), as many as
+    /// there are columns.
+    fn each_field(&self, text: &str, delim: u8, mut field: impl FnMut(usize, usize, usize)) {
         let columns = self.columns.len();
         let mut start = 0;
         let mut index = 0;
@@ -111,13 +115,12 @@ impl Dsv {
             if index == columns {
                 return;
             }
-            // `delim` is ASCII: `start` and `at` are character boundaries.
-            field(index, &text[start..at]);
+            field(index, start, at);
             start = at + 1;
             index += 1;
         }
         if index < columns {
-            field(index, &text[start..]);
+            field(index, start, text.len());
         }
     }
 
@@ -194,12 +197,16 @@ impl Parser for Dsv {
         Some(&self.columns)
     }
 
-    fn split_fields<'t>(&self, text: &'t str, field: &mut dyn FnMut(usize, &'t str)) -> Option<()> {
-        if !self.is_plain(text) {
+    fn split_spans(&self, text: &str, spans: &mut Vec<(u32, u32)>) -> Option<()> {
+        spans.clear();
+        if !self.is_plain(text) || u32::try_from(text.len()).is_err() {
             return None;
         }
         if !text.is_empty() {
-            self.each_field(text, self.delimiter as u8, field);
+            // Bounds fit: the text is shorter than 4 GiB.
+            self.each_field(text, self.delimiter as u8, |_, start, end| {
+                spans.push((start as u32, end as u32))
+            });
         }
         Some(())
     }

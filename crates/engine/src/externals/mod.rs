@@ -40,15 +40,11 @@ pub trait Parser: Send + Sync + std::fmt::Debug {
         None
     }
 
-    /// Hands each output field of `text` to `field` by its position in
-    /// [`Parser::field_names`] instead of building the mapping: positions `0..k` in
-    /// order, fields `k..` are absent. `None` when this input needs the general path
-    /// ([`Parser::parse`]); nothing was handed out then.
-    fn split_fields<'t>(
-        &self,
-        _text: &'t str,
-        _field: &mut dyn FnMut(usize, &'t str),
-    ) -> Option<()> {
+    /// The output fields of `text` as byte ranges of it, by their position in
+    /// [`Parser::field_names`], instead of building the mapping: `spans[i]` is field
+    /// `i`, and the fields after the last span are absent. `None` when this input
+    /// needs the general path ([`Parser::parse`]); `spans` is left empty then.
+    fn split_spans(&self, _text: &str, _spans: &mut Vec<(u32, u32)>) -> Option<()> {
         None
     }
 }

@@ -77,16 +77,6 @@ impl Span {
     fn of(self, message: &str) -> &str {
         &message[self.lo as usize..self.hi as usize]
     }
-
-    /// The span of `part`, a slice of `message`; `None` for text held elsewhere.
-    fn within(message: &str, part: &str) -> Option<Span> {
-        let lo = (part.as_ptr() as usize).checked_sub(message.as_ptr() as usize)?;
-        let hi = lo + part.len();
-        (hi <= message.len()).then(|| Span {
-            lo: lo as u32,
-            hi: hi as u32,
-        })
-    }
 }
 
 /// A register's value while an event runs (layer registers only).
@@ -946,6 +936,8 @@ struct State {
     json: Vec<u8>,
     /// Whether the message has a comma.
     comma: bool,
+    /// Fields of a split record, as byte ranges of its text.
+    spans: Vec<(u32, u32)>,
     /// Bit `i` set: slot `i` holds a value (slots below 128; see [`Skeleton`]).
     shape: u128,
     /// Which address objects exist, while the enrichments run.
@@ -1372,28 +1364,24 @@ impl Plan {
                         if text.is_empty() {
                             continue;
                         }
-                        // Fields `0..reported` are handed out in order, straight to
-                        // their registers; the columns after them are absent.
-                        let mut reported = 0;
-                        let (held, values) = (&mut state.held, &mut state.values);
-                        let fast = parser
-                            .split_fields(text, &mut |c, field| {
-                                reported = c + 1;
-                                if let Some(Some(r)) = by_column.get(c) {
-                                    held[*r as usize] = match Span::within(message, field) {
-                                        Some(span) => Held::Text(span),
-                                        None => {
-                                            values.push(Value::from(field));
-                                            Held::Value((values.len() - 1) as u32)
-                                        }
-                                    };
-                                }
-                            })
-                            .is_some();
+                        // Fields straight to their registers, as spans of the
+                        // message; the columns after the last field are absent.
+                        let mut spans = std::mem::take(&mut state.spans);
+                        let fast = parser.split_spans(text, &mut spans).is_some();
                         if fast {
-                            for r in by_column.iter().skip(reported).flatten() {
-                                state.held[*r as usize] = Held::Undefined;
+                            for (c, r) in by_column.iter().enumerate() {
+                                let Some(r) = r else { continue };
+                                state.held[*r as usize] = match spans.get(c) {
+                                    Some(&(lo, hi)) => Held::Text(Span {
+                                        lo: span.lo + lo,
+                                        hi: span.lo + hi,
+                                    }),
+                                    None => Held::Undefined,
+                                };
                             }
+                        }
+                        state.spans = spans;
+                        if fast {
                             produced |= bit;
                             parsed |= *is_parser;
                             continue;
@@ -1426,22 +1414,30 @@ impl Plan {
                     };
                     // Named fields of other text, as values.
                     let mut fields = Vec::new();
+                    let mut spans = Vec::new();
                     let fast = match (columns, value) {
-                        (Some(by_column), Value::Str(text)) => parser
-                            .split_fields(text, &mut |c, field| {
-                                if let Some(Some(r)) = by_column.get(c) {
-                                    fields.push((*r, Value::from(field)));
-                                }
-                            })
-                            .is_some(),
+                        (Some(by_column), Value::Str(text))
+                            if parser.split_spans(text, &mut spans).is_some() =>
+                        {
+                            for (c, r) in by_column.iter().enumerate() {
+                                let Some(r) = r else { continue };
+                                fields.push((
+                                    *r,
+                                    spans.get(c).map(|&(lo, hi)| {
+                                        Value::from(&text[lo as usize..hi as usize])
+                                    }),
+                                ));
+                            }
+                            true
+                        }
                         _ => false,
                     };
                     if fast {
-                        for &r in regs {
-                            state.held[r as usize] = Held::Undefined;
-                        }
                         for (r, value) in fields {
-                            state.held[r as usize] = Held::Value(state.keep(value));
+                            state.held[r as usize] = match value {
+                                Some(value) => Held::Value(state.keep(value)),
+                                None => Held::Undefined,
+                            };
                         }
                         produced |= bit;
                         parsed |= *is_parser;
