@@ -141,8 +141,17 @@ fn find_escape(bytes: &[u8], from: usize) -> Option<usize> {
         }
         i += 8;
     }
-    bytes[i..]
-        .iter()
+    let rest = &bytes[i..];
+    // The last 0..8 bytes (when no word above needed an escape): one more word
+    // test, padded with a byte that needs none, before looking byte by byte.
+    if rest.len() < 8 {
+        let mut word = [b' '; 8];
+        word[..rest.len()].copy_from_slice(rest);
+        if !word_needs_escape(u64::from_le_bytes(word)) {
+            return None;
+        }
+    }
+    rest.iter()
         .position(|&b| NEEDS_ESCAPE[b as usize])
         .map(|p| i + p)
 }

@@ -936,6 +936,9 @@ struct State {
     json: Vec<u8>,
     /// Whether the message has a comma.
     comma: bool,
+    /// Whether the message needs no JSON escape: then neither do its spans, which
+    /// are copied as they are.
+    plain: bool,
     /// Fields of a split record, as byte ranges of its text.
     spans: Vec<(u32, u32)>,
     /// Bit `i` set: slot `i` holds a value (slots below 128; see [`Skeleton`]).
@@ -1312,6 +1315,7 @@ impl Plan {
     ) -> Planned {
         state.reset(self.regs.len(), self.slots as usize);
         state.comma = memchr::memchr(b',', message.as_bytes()).is_some();
+        state.plain = !json::needs_escape(message);
         let whole = Span {
             lo: 0,
             hi: message.len() as u32,
@@ -1689,23 +1693,24 @@ impl Plan {
     /// text, or there are too many, or none is set: the general way then decides.
     fn related_text(&self, state: &mut State, to: u32, from: &[u32], message: &str) -> bool {
         const MOST: usize = 8;
-        let mut texts = [""; MOST];
+        // Each text, and whether it is known to need no JSON escape.
+        let mut texts = [("", false); MOST];
         let mut n = 0;
         for &f in from {
             let text = match state.outs[f as usize] {
                 Out::None => continue,
-                Out::Text(span) => span.of(message),
+                Out::Text(span) => (span.of(message), state.plain),
                 Out::Value(i) => match &state.values[i as usize] {
-                    Value::Str(s) => s.as_str(),
+                    Value::Str(s) => (s.as_str(), false),
                     _ => return false,
                 },
                 Out::Const(i) => match &self.consts[i as usize].0 {
-                    Value::Str(s) => s.as_str(),
+                    Value::Str(s) => (s.as_str(), false),
                     _ => return false,
                 },
                 Out::Cased(..) | Out::Int(_) | Out::Epoch(_) | Out::Json(..) => return false,
             };
-            if text.is_empty() || texts[..n].contains(&text) {
+            if text.0.is_empty() || texts[..n].iter().any(|t| t.0 == text.0) {
                 continue;
             }
             if n == MOST {
@@ -1721,11 +1726,15 @@ impl Plan {
         texts.sort_unstable();
         let lo = state.json.len();
         state.json.push(b'[');
-        for (i, text) in texts.iter().enumerate() {
+        for (i, &(text, plain)) in texts.iter().enumerate() {
             if i > 0 {
                 state.json.push(b',');
             }
-            write_json_str(text, &mut state.json);
+            if plain {
+                json::write_json_plain_str(text, &mut state.json);
+            } else {
+                write_json_str(text, &mut state.json);
+            }
         }
         state.json.push(b']');
         let hi = state.json.len();
@@ -1736,8 +1745,7 @@ impl Plan {
     /// Writes the event from the output slots. Events of a shape (the set of fields
     /// present) seen before on this thread are written from that shape's skeleton.
     fn write(&self, state: &mut State, message: &str, out: &mut Vec<u8>) {
-        // Spans of a message that needs no escape are copied as they are.
-        let plain = !json::needs_escape(message);
+        let plain = state.plain;
         let Some(shape) = (state.outs.len() <= 128).then_some(state.shape) else {
             self.write_object(ROOT, state, message, plain, out);
             return;
@@ -1968,7 +1976,7 @@ impl Plan {
         let typed = match target.ty {
             FieldType::Keyword => Out::Text(span),
             // Only IPv6 text (with a colon) can have another canonical form.
-            FieldType::Ip if !text.contains(':') => Out::Text(span),
+            FieldType::Ip if !text.as_bytes().contains(&b':') => Out::Text(span),
             FieldType::Long if (1..=18).contains(&text.len()) => match digits_value(text) {
                 Some(i) => Out::Int(i),
                 None => return self.assign(program, state, target, Some(Value::from(text)), now),
