@@ -382,7 +382,7 @@ pub(crate) struct Plan {
     /// Constant values written to fields, typed for their field, and their JSON.
     consts: Vec<(Value, Box<[u8]>)>,
     /// The format's ignored values that are text (compared as text) and the others.
-    ignored_text: Vec<Str>,
+    ignored_text: Vec<Box<str>>,
     ignored_other: Vec<Value>,
     /// Room reserved in the output per event.
     width_hint: usize,
@@ -630,7 +630,7 @@ impl Plan {
             (Vec::new(), Vec::new()),
             |(mut text, mut other), v| {
                 match v {
-                    Value::Str(s) => text.push(s.clone()),
+                    Value::Str(s) => text.push(Box::from(s.as_str())),
                     v => other.push(v.clone()),
                 }
                 (text, other)
@@ -1524,21 +1524,20 @@ impl Plan {
                             state.set(assign.target.out, Out::Const(i));
                             continue;
                         }
-                        Some(Direct::Text(op, reg)) => {
+                        Some(Direct::Text(op, reg)) => match state.held[reg as usize] {
                             // These shapes give nothing on an absent or undefined
                             // register (an error, Undefined or ""): nothing is written.
-                            if let Held::Absent | Held::Undefined = state.held[reg as usize] {
-                                continue;
-                            }
-                            if let Held::Text(span) = state.held[reg as usize] {
-                                match compute(op, span.of(message), state.comma) {
+                            Held::Absent | Held::Undefined => continue,
+                            Held::Value(_) => {}
+                            Held::Text(span) => {
+                                let text = span.of(message);
+                                match compute(op, text, state.comma) {
                                     Computed::Same => {
                                         self.assign_text(
                                             program,
                                             state,
                                             &assign.target,
-                                            span,
-                                            message,
+                                            (span, text),
                                             now,
                                         )?;
                                         continue;
@@ -1561,7 +1560,7 @@ impl Plan {
                                     Computed::Evaluate => {}
                                 }
                             }
-                        }
+                        },
                         None => {}
                     }
                     let value = {
@@ -1924,6 +1923,11 @@ fn bits(range: Range) -> u128 {
 }
 
 impl Plan {
+    /// Whether `text` is one of the format's ignored values.
+    fn is_ignored(&self, text: &str) -> bool {
+        self.ignored_text.iter().any(|i| **i == *text)
+    }
+
     /// Types and stores one value, as the interpreter's `assign` does.
     fn assign(
         &self,
@@ -1939,7 +1943,7 @@ impl Plan {
         }
         // Text equals only text (Value's equality), so the two lists split the test.
         let ignored = match &value {
-            Value::Str(s) => self.ignored_text.iter().any(|i| i == s),
+            Value::Str(s) => self.is_ignored(s),
             Value::List(_) | Value::Map(_) => false,
             other => self.ignored_other.contains(other),
         };
@@ -1965,12 +1969,10 @@ impl Plan {
         program: &Program,
         state: &mut State,
         target: &PTarget,
-        span: Span,
-        message: &str,
+        (span, text): (Span, &str),
         now: Timestamp,
     ) -> Option<()> {
-        let text = span.of(message);
-        if text.is_empty() || text == "None" || self.ignored_text.iter().any(|i| i == text) {
+        if text.is_empty() || text == "None" || self.is_ignored(text) {
             return Some(());
         }
         let typed = match target.ty {
