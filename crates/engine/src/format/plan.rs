@@ -943,6 +943,9 @@ struct State {
     spans: Vec<(u32, u32)>,
     /// Bit `i` set: slot `i` holds a value (slots below 128; see [`Skeleton`]).
     shape: u128,
+    /// The last epoch dates written: an event often writes one twice (a flow's
+    /// start is also its `@timestamp`).
+    epochs: Epochs,
     /// Which address objects exist, while the enrichments run.
     sides: Vec<bool>,
     /// Message text made a value because a template read it, per register and
@@ -1016,6 +1019,9 @@ impl State {
 
     /// Whether any slot of `range` holds a value.
     fn any(&self, range: Range) -> bool {
+        if self.outs.len() <= 128 {
+            return self.shape & bits(range) != 0;
+        }
         self.outs[range.lo as usize..range.hi as usize]
             .iter()
             .any(|o| !matches!(o, Out::None))
@@ -1788,7 +1794,13 @@ impl Plan {
     ) {
         match value {
             Out::None => {}
-            Out::Text(span) if plain => json::write_json_plain_str(span.of(message), out),
+            Out::Text(span) if plain => {
+                // Spans were cut at character boundaries: the bytes are enough.
+                out.reserve(span.hi as usize - span.lo as usize + 2);
+                out.push(b'"');
+                out.extend_from_slice(&message.as_bytes()[span.lo as usize..span.hi as usize]);
+                out.push(b'"');
+            }
             Out::Text(span) => write_json_str(span.of(message), out),
             Out::Cased(span, case) if plain => {
                 // A case change adds no byte that needs an escape.
@@ -1801,7 +1813,7 @@ impl Plan {
             Out::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes()),
             Out::Epoch(secs) => {
                 out.push(b'"');
-                out.extend_from_slice(&datetime::epoch_seconds_ecs(secs));
+                out.extend_from_slice(&state.epochs.text(secs));
                 out.push(b'"');
             }
             Out::Json(lo, hi) => out.extend_from_slice(&state.json[lo as usize..hi as usize]),
@@ -1895,6 +1907,31 @@ impl Plan {
         }
         out.push(b'}');
         !first
+    }
+}
+
+/// The last two epochs formatted, and their text.
+struct Epochs(std::cell::Cell<[(i64, [u8; 20]); 2]>);
+
+impl Default for Epochs {
+    fn default() -> Epochs {
+        // No epoch the plan writes is negative.
+        Epochs(std::cell::Cell::new([(-1, [0; 20]); 2]))
+    }
+}
+
+impl Epochs {
+    fn text(&self, secs: i64) -> [u8; 20] {
+        let [newer, older] = self.0.get();
+        if newer.0 == secs {
+            return newer.1;
+        }
+        if older.0 == secs {
+            return older.1;
+        }
+        let text = datetime::epoch_seconds_ecs(secs);
+        self.0.set([(secs, text), newer]);
+        text
     }
 }
 
