@@ -1783,7 +1783,8 @@ impl Plan {
         out.extend_from_slice(&skeleton.text[skeleton.tail.clone()]);
     }
 
-    #[inline]
+    // Inlined into the skeleton loop: a call per field cost more than its body.
+    #[inline(always)]
     fn write_value(
         &self,
         state: &State,
