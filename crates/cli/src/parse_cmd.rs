@@ -272,7 +272,9 @@ pub fn parse_now(now: Option<&str>) -> anyhow::Result<Timestamp> {
     }
 }
 
-const BATCH_BYTES: usize = 512 * 1024;
+/// Input per batch: large enough that handing a batch between threads is cheap,
+/// small enough that the batches and event buffers in flight stay a few MiB.
+const BATCH_BYTES: usize = 256 * 1024;
 
 pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
     let mut format = load_format(&args.format, args.lenient)?;

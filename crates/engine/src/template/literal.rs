@@ -172,8 +172,52 @@ pub(crate) fn may_be_container(s: &str, comma: bool) -> bool {
             && has_comma(t.as_bytes()))
 }
 
+/// Whether a bare tuple (no quote, no bracket) certainly is no Python literal,
+/// found without parsing it: a character no literal has outside quotes and
+/// brackets, or an item of digits and dots with two dots or more (an IPv4 address in
+/// comma-separated values, the common case). `false` means "maybe".
+fn surely_not_a_bare_tuple(t: &str) -> bool {
+    let b = t.as_bytes();
+    if b.iter()
+        .any(|c| matches!(c, b'\'' | b'"' | b'(' | b')' | b'[' | b']' | b'{' | b'}'))
+    {
+        return false;
+    }
+    if b.iter().any(|c| {
+        matches!(
+            c,
+            b':' | b'/'
+                | b'\\'
+                | b'@'
+                | b'$'
+                | b'?'
+                | b'!'
+                | b'&'
+                | b'|'
+                | b'^'
+                | b'~'
+                | b'`'
+                | b';'
+                | b'='
+                | b'<'
+                | b'>'
+        )
+    }) {
+        return true;
+    }
+    t.split(',').any(|item| {
+        let item = item.trim_matches(|c: char| c.is_ascii_whitespace() || c == '+' || c == '-');
+        item.bytes().all(|c| c.is_ascii_digit() || c == b'.')
+            && item.bytes().filter(|&c| c == b'.').count() >= 2
+    })
+}
+
 pub(crate) fn container_literal(s: &str) -> Option<Value> {
     if !may_be_container(s, true) {
+        return None;
+    }
+    let t = s.trim_start();
+    if !matches!(t.as_bytes().first(), Some(b'[' | b'(' | b'{')) && surely_not_a_bare_tuple(t) {
         return None;
     }
     match literal_eval(s)? {
@@ -185,6 +229,46 @@ pub(crate) fn container_literal(s: &str) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_quick_rejection_only_rejects_what_the_parser_rejects() {
+        let texts = [
+            "1,2",
+            "1, 2,",
+            "1,10.0.0.1,2",
+            "1663146003,10.0.0.1,10.0.0.2,443,80,T,I,A",
+            "1.5,2",
+            "-1, +2",
+            "- 1.0, 2.",
+            "1,,2",
+            "1,a:b",
+            "1,2;3",
+            "1, True, None",
+            "1,'10.0.0.1'",
+            "1,(2,3)",
+            "1.2.3",
+            "1,..",
+            "1,.5",
+            "1,5.",
+            "1,1e5,2",
+            "1,0x1f",
+            "1,2 # c",
+            "1,2=3",
+            "1, ~2",
+        ];
+        for t in texts {
+            if surely_not_a_bare_tuple(t) {
+                assert!(
+                    !matches!(literal_eval(t), Some(Value::List(_) | Value::Map(_))),
+                    "{t:?} was rejected but is a container literal"
+                );
+            }
+        }
+        assert!(surely_not_a_bare_tuple(
+            "1663146003,10.0.0.1,10.0.0.2,443,80,T,I,A"
+        ));
+        assert!(!surely_not_a_bare_tuple("1,2"));
+    }
 
     #[test]
     fn literals() {
