@@ -134,8 +134,12 @@ const VPC_EDGES: &[&str] = &[
 ];
 
 #[test]
-fn the_vpc_formats_are_planned() {
-    for slug in ["aws-vpc-flow-logs", "aws-vpcflow-elastic"] {
+fn the_flow_log_formats_are_planned() {
+    for slug in [
+        "aws-vpc-flow-logs",
+        "aws-vpcflow-elastic",
+        "azure-nsg-flow-logs",
+    ] {
         let format = intake_formats::builtin(slug).unwrap();
         assert!(
             format.is_planned(),
@@ -163,25 +167,39 @@ fn aws_vpcflow_elastic() {
     check("aws-vpcflow-elastic", &messages);
 }
 
-/// Azure and Pulse are interpreted today: for them the comparison covers the
-/// direct path to JSON (the interpreter's event written by `write_json` and read
-/// back). Once the plan accepts them, the same tests compare both executors.
+/// Pulse is interpreted today: for it the comparison covers the direct path to
+/// JSON (the interpreter's event written by `write_json` and read back). Once the
+/// plan accepts it, the same test compares both executors.
 #[test]
 fn the_interpreted_formats_say_why() {
-    for (slug, why) in [
-        ("azure-nsg-flow-logs", "writes a mapping"),
-        ("pulse-connect-secure", "templated properties"),
-    ] {
+    for (slug, why) in [("pulse-connect-secure", "templated properties")] {
         let format = intake_formats::builtin(slug).unwrap();
         let refusal = format.plan_refusal().unwrap_or_default();
         assert!(refusal.contains(why), "{slug}: {refusal:?}");
     }
 }
 
+/// Azure records off the usual path: a mapping or a number where the tuple is
+/// expected, missing keys, version 1 tuples, a record that is not an object.
+const AZURE_EDGES: &[&str] = &[
+    "",
+    "not json",
+    "[1, 2]",
+    r#"{"flow.0": {"nested": "map"}, "time": "2020-12-16T19:57:19Z"}"#,
+    r#"{"flow.0": 17, "rule": "r"}"#,
+    r#"{"flow.0": "1608148603,10.0.0.1,10.0.0.2,56072,23,T,I,A", "flow_state": "end", "version": 1}"#,
+    r#"{"flow.0": "1608148603,10.0.0.1,10.0.0.2,56072,23,X,Y,Z,C,1,2,3,4", "version": "2"}"#,
+    r#"{"flow.0": "1608148603,10.0.0.1,10.0.0.2,56072,23,U,O,D,E,,,,", "source_addr": "192.0.2.1"}"#,
+    r#"{"flow.0": ""quoted",10.0.0.1", "operationName": "x"}"#,
+    r#"{"time": "2020-12-16T19:57:19Z", "operationName": "NetworkSecurityGroupFlowEvents"}"#,
+    r#"{"flow.0": "1608148603,2001:db8::1,10.0.0.2,1,2,T,I,A,B,5,6,7,8", "version": 2.0}"#,
+];
+
 #[test]
 fn azure_nsg_flow_logs() {
     let mut messages = case_messages("azure-nsg-flow-logs");
     messages.extend(lines_of("benches/data/azure-nsg.log"));
+    messages.extend(AZURE_EDGES.iter().map(|s| s.to_string()));
     check("azure-nsg-flow-logs", &messages);
 }
 

@@ -142,12 +142,15 @@ enum PValue {
     Const(Value),
     Tpl(PTpl),
     List(Vec<PValue>),
+    Map(Vec<(Str, PValue)>),
 }
 
 struct PTarget {
     out: u32,
     dotted: String,
     ty: FieldType,
+    /// The field may hold a mapping (see `Layout::nested`).
+    nested: bool,
 }
 
 /// A translation's outcomes typed for one target (see [`Direct::Const`]).
@@ -235,6 +238,9 @@ enum NodeKind {
 /// The output layout: the final event's objects and fields, in first-written order.
 struct Layout {
     nodes: Vec<Node>,
+    /// Fields a `set` writes a mapping to: the value is written whole, and nothing
+    /// reads, deletes or enriches inside it.
+    nested: Vec<usize>,
 }
 
 /// Where a dotted path lands in the layout.
@@ -246,8 +252,8 @@ enum Found {
         parent: Option<usize>,
         depth: usize,
     },
-    /// The path runs through a field (a scalar) at `depth`.
-    ThroughLeaf,
+    /// The path runs through a field (node `.0`).
+    ThroughLeaf(usize),
 }
 
 const ROOT: usize = 0;
@@ -255,6 +261,7 @@ const ROOT: usize = 0;
 impl Layout {
     fn new() -> Layout {
         Layout {
+            nested: Vec::new(),
             nodes: vec![Node {
                 key_json: Box::default(),
                 key: Str::default(),
@@ -262,6 +269,10 @@ impl Layout {
                 range: Range { lo: 0, hi: 0 },
             }],
         }
+    }
+
+    fn nests(&self, node: usize) -> bool {
+        self.nested.contains(&node)
     }
 
     fn child(&self, node: usize, key: &str) -> Option<usize> {
@@ -314,7 +325,7 @@ impl Layout {
         let mut node = ROOT;
         for (depth, key) in keys.iter().enumerate() {
             if let NodeKind::Leaf(_) = self.nodes[node].kind {
-                return Found::ThroughLeaf;
+                return Found::ThroughLeaf(node);
             }
             match self.child(node, key.as_ref()) {
                 Some(c) => node = c,
@@ -423,7 +434,7 @@ impl Binder<'_> {
                     range: self.layout.nodes[node].range,
                     parent: self.parent_of(keys),
                 },
-                Found::Object(_) | Found::ThroughLeaf => return None,
+                Found::Object(_) | Found::ThroughLeaf(_) => return None,
                 Found::Missing { parent, depth } => Reg::Missing {
                     parent: self.parent_range(parent),
                     last_is_missing: depth + 1 == keys.len(),
@@ -486,8 +497,12 @@ impl Binder<'_> {
             ValueTpl::List(items) => {
                 PValue::List(items.iter().map(|i| self.value(i)).collect::<Option<_>>()?)
             }
-            // Mappings written to a field need nested output: not modelled.
-            ValueTpl::Map(_) => return None,
+            ValueTpl::Map(entries) => PValue::Map(
+                entries
+                    .iter()
+                    .map(|(k, v)| Some((k.clone(), self.value(v)?)))
+                    .collect::<Option<_>>()?,
+            ),
         })
     }
 
@@ -497,6 +512,7 @@ impl Binder<'_> {
                 out: self.layout.out(node),
                 dotted: t.dotted.clone(),
                 ty: t.ty,
+                nested: self.layout.nests(node),
             }),
             _ => None,
         }
@@ -526,11 +542,14 @@ impl Plan {
                 }
                 StepKind::External { .. } => {}
                 StepKind::Actions { actions, .. } => {
-                    for target in actions.iter().flat_map(targets) {
+                    for (target, value) in actions.iter().flat_map(targets) {
                         let keys: Vec<&str> = target.keys.iter().map(Str::as_str).collect();
-                        layout
+                        let node = layout
                             .insert(&keys)
                             .ok_or("two destinations overlap (one is inside the other)")?;
+                        if value.is_some_and(nests) {
+                            layout.nested.push(node);
+                        }
                     }
                 }
             }
@@ -676,11 +695,23 @@ impl Plan {
 
 const REBIND: &str = "a template reads a whole layer or an object of the event as a value";
 
-fn targets(action: &Action) -> Vec<&Target> {
+/// The destinations of an action, with the value a `set` writes there.
+fn targets(action: &Action) -> Vec<(&Target, Option<&ValueTpl>)> {
     match &action.kind {
-        ActionKind::Set(assigns) => assigns.iter().map(|a| &a.target).collect(),
-        ActionKind::Translate { mappings, .. } => mappings.iter().map(|(_, t)| t).collect(),
+        ActionKind::Set(assigns) => assigns.iter().map(|a| (&a.target, Some(&a.value))).collect(),
+        ActionKind::Translate { mappings, .. } => {
+            mappings.iter().map(|(_, t)| (t, None)).collect()
+        }
         ActionKind::Delete(_) => Vec::new(),
+    }
+}
+
+/// Whether a value written by `set` is or holds a mapping.
+fn nests(value: &ValueTpl) -> bool {
+    match value {
+        ValueTpl::Map(_) => true,
+        ValueTpl::List(items) => items.iter().any(nests),
+        ValueTpl::Const(_) | ValueTpl::Template(_) => false,
     }
 }
 
@@ -716,7 +747,7 @@ impl Lowering<'_> {
                     None => return Some(None),
                 }
             }
-            PValue::Tpl(_) => return None,
+            PValue::Tpl(_) | PValue::Map(_) => return None,
         };
         match v {
             // A date constant may be year-less text, which depends on the clock; a
@@ -830,7 +861,9 @@ fn plan_action(binder: &mut Binder, lowering: &mut Lowering, action: &Action) ->
                     Found::Leaf(n) | Found::Object(n) if n != ROOT => {
                         Some(Some(binder.layout.nodes[n].range))
                     }
-                    Found::Missing { .. } | Found::ThroughLeaf => Some(None),
+                    // Inside a field that may hold a mapping: not modelled.
+                    Found::ThroughLeaf(n) if binder.layout.nests(n) => None,
+                    Found::Missing { .. } | Found::ThroughLeaf(_) => Some(None),
                     _ => None,
                 })
                 .collect::<Option<_>>()?,
@@ -855,7 +888,8 @@ fn plan_enrichments(layout: &mut Layout) -> Option<EnrichNodes> {
     let leaf = |layout: &Layout, path: &[&str]| -> Option<Option<usize>> {
         match layout.find(path) {
             Found::Leaf(n) => Some(Some(n)),
-            Found::Missing { .. } | Found::ThroughLeaf => Some(None),
+            Found::ThroughLeaf(n) if layout.nests(n) => None,
+            Found::Missing { .. } | Found::ThroughLeaf(_) => Some(None),
             Found::Object(_) => None,
         }
     };
@@ -1192,6 +1226,16 @@ impl PValue {
             PValue::Const(v) => Some(v.clone()),
             PValue::Tpl(t) => eval(t, env),
             PValue::List(items) => list_value(items.iter().map(|i| i.eval(env))),
+            // As the interpreter builds it: keys without a value left out.
+            PValue::Map(entries) => {
+                let mut out = Map::with_capacity(entries.len());
+                for (k, v) in entries {
+                    if let Some(v) = v.eval(env) {
+                        out.insert(k.clone(), v);
+                    }
+                }
+                Some(Value::Map(out))
+            }
         }
     }
 }
@@ -1993,7 +2037,7 @@ impl Plan {
             (FieldType::Keyword, v @ Value::Str(_)) => v,
             (ty, v) => program.taxonomy.coerce(&target.dotted, ty, v, now),
         };
-        if !is_flat(&value) {
+        if !target.nested && !is_flat(&value) {
             return None;
         }
         state.put(target.out, value);
