@@ -88,6 +88,9 @@ enum Held {
     Text(Span),
     /// `State::values[i]`.
     Value(u32),
+    /// The register's path inside the layer `State::values[i]`, looked up when
+    /// read: a parser's output is kept whole instead of copied per register.
+    In(u32),
 }
 
 /// An output field's value while an event runs.
@@ -698,10 +701,11 @@ const REBIND: &str = "a template reads a whole layer or an object of the event a
 /// The destinations of an action, with the value a `set` writes there.
 fn targets(action: &Action) -> Vec<(&Target, Option<&ValueTpl>)> {
     match &action.kind {
-        ActionKind::Set(assigns) => assigns.iter().map(|a| (&a.target, Some(&a.value))).collect(),
-        ActionKind::Translate { mappings, .. } => {
-            mappings.iter().map(|(_, t)| (t, None)).collect()
-        }
+        ActionKind::Set(assigns) => assigns
+            .iter()
+            .map(|a| (&a.target, Some(&a.value)))
+            .collect(),
+        ActionKind::Translate { mappings, .. } => mappings.iter().map(|(_, t)| (t, None)).collect(),
         ActionKind::Delete(_) => Vec::new(),
     }
 }
@@ -1102,6 +1106,11 @@ impl TextRegisters for View<'_> {
                 Held::Absent => None,
                 Held::Undefined => Some(false),
                 Held::Text(_) | Held::Value(_) => Some(true),
+                Held::In(_) => match self.lookup(reg) {
+                    Bound::Absent => None,
+                    Bound::Undefined => Some(false),
+                    Bound::Value(_) => Some(true),
+                },
             },
             Reg::Leaf { out, parent } => {
                 if state.is_set(*out) {
@@ -1126,6 +1135,20 @@ impl TextRegisters for View<'_> {
 }
 
 impl<'a> View<'a> {
+    /// The value of a register held as [`Held::In`], as a template path reads it.
+    fn lookup(&self, reg: u32) -> Bound<'a> {
+        let (Reg::Layer { keys, hints, .. }, Held::In(root)) =
+            (&self.plan.regs[reg as usize], self.state.held[reg as usize])
+        else {
+            return Bound::Absent;
+        };
+        match read_path(Some(&self.state.values[root as usize]), keys, hints) {
+            Ok(Some(v)) => Bound::Value(v),
+            Ok(None) => Bound::Undefined,
+            Err(_) => Bound::Absent,
+        }
+    }
+
     /// A register's text, when it holds text.
     fn text(&self, reg: u32) -> Option<&'a str> {
         let message = self.message;
@@ -1133,6 +1156,10 @@ impl<'a> View<'a> {
             Reg::Layer { .. } => match self.state.held[reg as usize] {
                 Held::Text(span) => Some(span.of(message)),
                 Held::Value(i) => self.state.values[i as usize].as_str(),
+                Held::In(_) => match self.lookup(reg) {
+                    Bound::Value(v) => v.as_str(),
+                    _ => None,
+                },
                 Held::Absent | Held::Undefined => None,
             },
             Reg::Leaf { out, .. } => match self.state.outs[*out as usize] {
@@ -1160,6 +1187,7 @@ impl Registers for View<'_> {
                     }))
                 }
                 Held::Value(i) => Bound::Value(&state.values[i as usize]),
+                Held::In(_) => self.lookup(reg),
             },
             Reg::Leaf { out, parent } => match self.out(*out) {
                 Some(v) => Bound::Value(v),
@@ -1187,15 +1215,6 @@ impl Registers for View<'_> {
                 }
             }
         }
-    }
-}
-
-/// A path's value below `root`, as a template reads it.
-fn resolve(root: &Value, keys: &[Str], hints: &[Hint], state: &mut State) -> Held {
-    match read_path(Some(root), keys, hints) {
-        Ok(Some(v)) => Held::Value(state.keep(v.clone())),
-        Ok(None) => Held::Undefined,
-        Err(_) => Held::Absent,
     }
 }
 
@@ -1511,10 +1530,9 @@ impl Plan {
                         }
                         Err(_) => continue,
                     };
+                    let root = state.keep(layer);
                     for &r in regs {
-                        if let Reg::Layer { keys, hints, .. } = &self.regs[r as usize] {
-                            state.held[r as usize] = resolve(&layer, keys, hints, state);
-                        }
+                        state.held[r as usize] = Held::In(root);
                     }
                     produced |= bit;
                 }
@@ -1578,7 +1596,7 @@ impl Plan {
                             // These shapes give nothing on an absent or undefined
                             // register (an error, Undefined or ""): nothing is written.
                             Held::Absent | Held::Undefined => continue,
-                            Held::Value(_) => {}
+                            Held::Value(_) | Held::In(_) => {}
                             Held::Text(span) => {
                                 let text = span.of(message);
                                 match compute(op, text, state.comma) {
