@@ -134,7 +134,7 @@ impl Out {
 
 fn epoch_value(secs: i64) -> Value {
     let text = datetime::epoch_seconds_ecs(secs);
-    Value::Str(Str::from_utf8(&text).unwrap_or_default())
+    Value::Str(Str::from_utf8(text).unwrap_or_default())
 }
 
 /// A template of the plan; `None` stands for a template that failed to compile
