@@ -28,7 +28,7 @@ use crate::value::{Hint, Map, Str, Value};
 use super::compile::{
     Action, ActionKind, FINAL, Input, ORIGINAL, Program, StepKind, Target, Tpl, ValueTpl,
 };
-use super::run::{is_empty, list_value};
+use super::run::{is_empty, list_value, map_value};
 
 /// What the plan did with one event.
 pub(crate) enum Planned {
@@ -1245,16 +1245,10 @@ impl PValue {
             PValue::Const(v) => Some(v.clone()),
             PValue::Tpl(t) => eval(t, env),
             PValue::List(items) => list_value(items.iter().map(|i| i.eval(env))),
-            // As the interpreter builds it: keys without a value left out.
-            PValue::Map(entries) => {
-                let mut out = Map::with_capacity(entries.len());
-                for (k, v) in entries {
-                    if let Some(v) = v.eval(env) {
-                        out.insert(k.clone(), v);
-                    }
-                }
-                Some(Value::Map(out))
-            }
+            PValue::Map(entries) => Some(map_value(
+                entries.len(),
+                entries.iter().map(|(k, v)| (k, v.eval(env))),
+            )),
         }
     }
 }
@@ -1419,12 +1413,7 @@ impl Plan {
                     else {
                         continue;
                     };
-                    let view = View {
-                        plan: self,
-                        state,
-                        message,
-                    };
-                    if !passes(filter, &view, now) {
+                    if !self.passes(filter, state, message, now) {
                         continue;
                     }
                     let bit = 1u64.checked_shl(step.slot as u32).unwrap_or(0);
@@ -1537,12 +1526,7 @@ impl Plan {
                     produced |= bit;
                 }
                 PStep::Actions { filter, actions } => {
-                    let view = View {
-                        plan: self,
-                        state,
-                        message,
-                    };
-                    if !passes(filter, &view, now) {
+                    if !self.passes(filter, state, message, now) {
                         continue;
                     }
                     for action in actions {
@@ -1563,6 +1547,21 @@ impl Plan {
         Planned::Written
     }
 
+    fn passes(
+        &self,
+        filter: &Option<PFilter>,
+        state: &State,
+        message: &str,
+        now: Timestamp,
+    ) -> bool {
+        let view = View {
+            plan: self,
+            state,
+            message,
+        };
+        passes(filter, &view, now)
+    }
+
     /// Runs one action; `None` when a value takes a shape the plan does not hold.
     fn action(
         &self,
@@ -1572,15 +1571,7 @@ impl Plan {
         message: &str,
         now: Timestamp,
     ) -> Option<()> {
-        let passes_filter = {
-            let view = View {
-                plan: self,
-                state,
-                message,
-            };
-            passes(&action.filter, &view, now)
-        };
-        if !passes_filter {
+        if !self.passes(&action.filter, state, message, now) {
             return Some(());
         }
         match &action.kind {

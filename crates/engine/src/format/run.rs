@@ -40,6 +40,21 @@ pub(super) fn is_empty(v: &Value) -> bool {
     }
 }
 
+/// A YAML mapping value from its rendered entries: the keys without a value left
+/// out (the mapping itself is always written, even empty).
+pub(super) fn map_value<'k>(
+    len: usize,
+    entries: impl Iterator<Item = (&'k Str, Option<Value>)>,
+) -> Value {
+    let mut out = Map::with_capacity(len);
+    for (k, v) in entries {
+        if let Some(v) = v {
+            out.insert(k.clone(), v);
+        }
+    }
+    Value::Map(out)
+}
+
 /// A YAML list value from its rendered items: the empty ones left out, and no
 /// value at all when none is left.
 pub(super) fn list_value(items: impl Iterator<Item = Option<Value>>) -> Option<Value> {
@@ -54,15 +69,10 @@ impl ValueTpl {
             ValueTpl::Const(v) => Some(v.clone()),
             ValueTpl::Template(t) => t.eval(env),
             ValueTpl::List(items) => list_value(items.iter().map(|i| i.eval(env))),
-            ValueTpl::Map(entries) => {
-                let mut out = Map::with_capacity(entries.len());
-                for (k, v) in entries {
-                    if let Some(v) = v.eval(env) {
-                        out.insert(k.clone(), v);
-                    }
-                }
-                Some(Value::Map(out))
-            }
+            ValueTpl::Map(entries) => Some(map_value(
+                entries.len(),
+                entries.iter().map(|(k, v)| (k, v.eval(env))),
+            )),
         }
     }
 }
