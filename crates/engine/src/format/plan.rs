@@ -1002,10 +1002,16 @@ thread_local! {
 
 impl State {
     fn reset(&mut self, regs: usize, slots: usize) {
-        self.held.clear();
-        self.held.resize(regs, Held::Absent);
-        self.outs.clear();
-        self.outs.resize(slots, Out::None);
+        // The same plan runs event after event: the sizes rarely change.
+        if self.held.len() == regs && self.outs.len() == slots {
+            self.held.fill(Held::Absent);
+            self.outs.fill(Out::None);
+        } else {
+            self.held.clear();
+            self.held.resize(regs, Held::Absent);
+            self.outs.clear();
+            self.outs.resize(slots, Out::None);
+        }
         self.values.clear();
         self.json.clear();
         self.shape = 0;
@@ -1542,7 +1548,8 @@ impl Plan {
             return Planned::Fallback;
         }
         self.enrich(state, message);
-        out.reserve(self.width_hint);
+        // Keys and values: a span is at most the message, most fields are short.
+        out.reserve(self.width_hint + 2 * message.len());
         self.write(state, message, out);
         Planned::Written
     }
@@ -1850,7 +1857,6 @@ impl Plan {
             Out::None => {}
             Out::Text(span) if plain => {
                 // Spans were cut at character boundaries: the bytes are enough.
-                out.reserve(span.hi as usize - span.lo as usize + 2);
                 out.push(b'"');
                 out.extend_from_slice(&message.as_bytes()[span.lo as usize..span.hi as usize]);
                 out.push(b'"');
