@@ -351,7 +351,10 @@ mod tests {
                 for b in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
                     let mut bytes = vec![b'a'; len];
                     bytes[pos] = b;
-                    assert!(needs_escape(std::str::from_utf8(&bytes).unwrap()), "{bytes:?}");
+                    assert!(
+                        needs_escape(std::str::from_utf8(&bytes).unwrap()),
+                        "{bytes:?}"
+                    );
                 }
             }
             assert!(!needs_escape(&"é ~".repeat(len)));
