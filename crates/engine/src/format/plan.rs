@@ -395,9 +395,7 @@ pub(crate) struct Plan {
     id: u64,
     /// Constant values written to fields, typed for their field, and their JSON.
     consts: Vec<(Value, Box<[u8]>)>,
-    /// The format's ignored values that are text (compared as text) and the others.
-    ignored_text: Vec<Box<str>>,
-    ignored_other: Vec<Value>,
+    ignored: Ignored,
     /// Room reserved in the output per event.
     width_hint: usize,
     regs: Vec<Reg>,
@@ -575,6 +573,7 @@ impl Plan {
         };
         let mut lowering = Lowering {
             program,
+            ignored: Ignored::of(&program.ignored_values),
             consts: Vec::new(),
         };
         let mut steps = Vec::with_capacity(program.steps.len());
@@ -648,16 +647,6 @@ impl Plan {
                 Some(by_column)
             });
         }
-        let (ignored_text, ignored_other) = program.ignored_values.iter().fold(
-            (Vec::new(), Vec::new()),
-            |(mut text, mut other), v| {
-                match v {
-                    Value::Str(s) => text.push(Box::from(s.as_str())),
-                    v => other.push(v.clone()),
-                }
-                (text, other)
-            },
-        );
         let width_hint = layout.nodes.iter().map(|n| n.key_json.len() + 24).sum();
         // The event is only a message: `original.message` is its text, another key
         // of `original` or a key below the message is Undefined, anything deeper is
@@ -683,8 +672,7 @@ impl Plan {
             originals,
             id: PLANS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             consts: lowering.consts,
-            ignored_text,
-            ignored_other,
+            ignored: lowering.ignored,
             width_hint,
             regs,
             steps,
@@ -719,9 +707,45 @@ fn nests(value: &ValueTpl) -> bool {
     }
 }
 
+/// The format's ignored values, split as the interpreter's `assign` compares them:
+/// text equals only text (Value's equality), containers are never ignored.
+struct Ignored {
+    texts: Vec<Box<str>>,
+    others: Vec<Value>,
+}
+
+impl Ignored {
+    fn of(values: &[Value]) -> Ignored {
+        let mut ignored = Ignored {
+            texts: Vec::new(),
+            others: Vec::new(),
+        };
+        for v in values {
+            match v {
+                Value::Str(s) => ignored.texts.push(Box::from(s.as_str())),
+                v => ignored.others.push(v.clone()),
+            }
+        }
+        ignored
+    }
+
+    fn text(&self, text: &str) -> bool {
+        self.texts.iter().any(|i| **i == *text)
+    }
+
+    fn value(&self, value: &Value) -> bool {
+        match value {
+            Value::Str(s) => self.text(s),
+            Value::List(_) | Value::Map(_) => false,
+            other => self.others.contains(other),
+        }
+    }
+}
+
 /// What the plan computes itself for the writes of `set` actions.
 struct Lowering<'p> {
     program: &'p Program,
+    ignored: Ignored,
     consts: Vec<(Value, Box<[u8]>)>,
 }
 
@@ -757,17 +781,7 @@ impl Lowering<'_> {
             // A date constant may be year-less text, which depends on the clock; a
             // mapping is typed field by field: both are left to `assign`.
             v if target.ty != FieldType::Date && is_flat(&v) => {
-                // As `assign` compares: text with text only, containers never.
-                let ignored = match &v {
-                    Value::Str(s) => self
-                        .program
-                        .ignored_values
-                        .iter()
-                        .any(|i| i.as_str() == Some(s.as_str())),
-                    Value::List(_) | Value::Map(_) => false,
-                    other => self.program.ignored_values.contains(other),
-                };
-                if is_empty(&v) || ignored {
+                if is_empty(&v) || self.ignored.value(&v) {
                     return Some(None);
                 }
                 let typed = self.program.taxonomy.coerce(
@@ -979,6 +993,8 @@ struct State {
     plain: bool,
     /// Fields of a split record, as byte ranges of its text.
     spans: Vec<(u32, u32)>,
+    /// Fields split from text other than the message, before they go to registers.
+    fields: Vec<(u32, Option<Value>)>,
     /// Bit `i` set: slot `i` holds a value (slots below 128; see [`Skeleton`]).
     shape: u128,
     /// The last epoch dates written: an event often writes one twice (a flow's
@@ -1455,6 +1471,10 @@ impl Plan {
                             continue;
                         }
                     }
+                    // Buffers for splitting other text, taken out of the state so that
+                    // the input may borrow it (a skipped step only costs new ones).
+                    let mut spans = std::mem::take(&mut state.spans);
+                    let mut fields = std::mem::take(&mut state.fields);
                     let view = View {
                         plan: self,
                         state,
@@ -1481,8 +1501,7 @@ impl Plan {
                         _ => continue,
                     };
                     // Named fields of other text, as values.
-                    let mut fields = Vec::new();
-                    let mut spans = Vec::new();
+                    fields.clear();
                     let fast = match (columns, value) {
                         (Some(by_column), Value::Str(text))
                             if parser.split_spans(text, &mut spans).is_some() =>
@@ -1501,12 +1520,14 @@ impl Plan {
                         _ => false,
                     };
                     if fast {
-                        for (r, value) in fields {
+                        for (r, value) in fields.drain(..) {
                             state.held[r as usize] = match value {
                                 Some(value) => Held::Value(state.keep(value)),
                                 None => Held::Undefined,
                             };
                         }
+                        state.spans = spans;
+                        state.fields = fields;
                         produced |= bit;
                         parsed |= *is_parser;
                         continue;
@@ -1525,6 +1546,8 @@ impl Plan {
                         }
                         Err(_) => continue,
                     };
+                    state.spans = spans;
+                    state.fields = fields;
                     let root = state.keep(layer);
                     for &r in regs {
                         state.held[r as usize] = Held::In(root);
@@ -2020,11 +2043,6 @@ fn bits(range: Range) -> u128 {
 }
 
 impl Plan {
-    /// Whether `text` is one of the format's ignored values.
-    fn is_ignored(&self, text: &str) -> bool {
-        self.ignored_text.iter().any(|i| **i == *text)
-    }
-
     /// Types and stores one value, as the interpreter's `assign` does.
     fn assign(
         &self,
@@ -2038,13 +2056,7 @@ impl Plan {
         if is_empty(&value) {
             return Some(());
         }
-        // Text equals only text (Value's equality), so the two lists split the test.
-        let ignored = match &value {
-            Value::Str(s) => self.is_ignored(s),
-            Value::List(_) | Value::Map(_) => false,
-            other => self.ignored_other.contains(other),
-        };
-        if ignored {
+        if self.ignored.value(&value) {
             return Some(());
         }
         let value = match (target.ty, value) {
@@ -2069,7 +2081,7 @@ impl Plan {
         (span, text): (Span, &str),
         now: Timestamp,
     ) -> Option<()> {
-        if text.is_empty() || text == "None" || self.is_ignored(text) {
+        if text.is_empty() || text == "None" || self.ignored.text(text) {
             return Some(());
         }
         let typed = match target.ty {
@@ -2104,7 +2116,7 @@ impl Plan {
     ) -> Option<()> {
         let text = span.of(message);
         // The text has a letter the case changes: never empty.
-        if case.gives(text, "None") || self.ignored_text.iter().any(|i| case.gives(text, i)) {
+        if case.gives(text, "None") || self.ignored.texts.iter().any(|i| case.gives(text, i)) {
             return Some(());
         }
         if target.ty == FieldType::Keyword {
