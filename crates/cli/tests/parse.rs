@@ -28,6 +28,15 @@ fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Asserts that the command succeeded, showing its stderr when it did not.
+fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn lines(bytes: &[u8]) -> Vec<Value> {
     String::from_utf8_lossy(bytes)
         .lines()
@@ -52,11 +61,7 @@ fn parse_reproduces_every_builtin_case() {
             "parse", "--format", &info.slug, "--input", "json", "--now", NOW,
         ]);
         let out = run_with_stdin(cmd, &input);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         let events = lines(&out.stdout);
         assert_eq!(
             events.len(),
@@ -88,11 +93,7 @@ fn unreadable_events_go_to_the_dead_letter_with_their_reason() {
     cmd.args(["parse", "--format", "aws-vpc-flow-logs", "--dead-letter"])
         .arg(&dead);
     let out = run_with_stdin(cmd, &input);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let events = lines(&out.stdout);
     assert_eq!(events.len(), 1, "only the flow record is an event");
     let dead = lines(&std::fs::read(&dead).unwrap());
@@ -250,11 +251,7 @@ fn gzip_files_are_detected_and_order_is_kept_across_threads() {
             .arg(&gz)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         outputs.push(std::fs::read(&out_file).unwrap());
     }
     assert_eq!(
@@ -284,11 +281,7 @@ fn the_interpreter_gives_the_events_of_the_flat_executor() {
             .arg(&sample)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         // Key order may differ between executors; the events may not.
         let events: Vec<String> = lines(&out.stdout)
             .iter()
