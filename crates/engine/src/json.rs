@@ -9,6 +9,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
+use crate::append::{append, append_quoted};
 use crate::value::{Map, Str, Value};
 
 /// Parses one JSON document. Integers beyond `i64` become floats.
@@ -30,7 +31,7 @@ pub fn write_json(value: &Value, out: &mut Vec<u8>) {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+        Value::Int(i) => append(out, itoa::Buffer::new().format(*i).as_bytes()),
         Value::Float(f) => write_float(*f, out),
         Value::Str(s) => write_json_str(s, out),
         Value::List(items) => {
@@ -176,10 +177,7 @@ pub fn needs_escape(s: &str) -> bool {
 #[inline]
 pub fn write_json_plain_str(s: &str, out: &mut Vec<u8>) {
     debug_assert!(!needs_escape(s));
-    out.reserve(s.len() + 2);
-    out.push(b'"');
-    out.extend_from_slice(s.as_bytes());
-    out.push(b'"');
+    append_quoted(out, s.as_bytes());
 }
 
 /// Writes a JSON string literal. Bytes that need no escape are copied in runs;
@@ -192,7 +190,7 @@ pub fn write_json_str(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let mut start = 0;
     while let Some(i) = find_escape(bytes, start) {
-        out.extend_from_slice(&bytes[start..i]);
+        append(out, &bytes[start..i]);
         let b = bytes[i];
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
@@ -208,7 +206,7 @@ pub fn write_json_str(s: &str, out: &mut Vec<u8>) {
         }
         start = i + 1;
     }
-    out.extend_from_slice(&bytes[start..]);
+    append(out, &bytes[start..]);
     out.push(b'"');
 }
 

@@ -8,6 +8,7 @@
 //! The crate is pure: no file or network I/O and no async. Callers hand it the
 //! text of a format's files and the events; collectors and sinks live elsewhere.
 
+mod append;
 pub mod datetime;
 pub mod enrich;
 pub mod externals;

@@ -14,6 +14,7 @@
 use std::cell::OnceCell;
 use std::collections::HashMap;
 
+use crate::append::{append, append_quoted};
 use crate::datetime::{self, Timestamp};
 use crate::enrich;
 use crate::externals::Failure;
@@ -1860,10 +1861,10 @@ impl Plan {
         };
         let skeleton = &state.skeletons[index];
         for (before, slot) in &skeleton.fields {
-            out.extend_from_slice(&skeleton.text[before.clone()]);
+            append(out, &skeleton.text[before.clone()]);
             self.write_value(state, state.outs[*slot as usize], message, plain, out);
         }
-        out.extend_from_slice(&skeleton.text[skeleton.tail.clone()]);
+        append(out, &skeleton.text[skeleton.tail.clone()]);
     }
 
     // Inlined into the skeleton loop: a call per field cost more than its body.
@@ -1880,9 +1881,7 @@ impl Plan {
             Out::None => {}
             Out::Text(span) if plain => {
                 // Spans were cut at character boundaries: the bytes are enough.
-                out.push(b'"');
-                out.extend_from_slice(&message.as_bytes()[span.lo as usize..span.hi as usize]);
-                out.push(b'"');
+                append_quoted(out, &message.as_bytes()[span.lo as usize..span.hi as usize]);
             }
             Out::Text(span) => write_json_str(span.of(message), out),
             Out::Cased(span, case) if plain => {
@@ -1892,14 +1891,10 @@ impl Plan {
                 out.push(b'"');
             }
             Out::Cased(span, case) => write_json_str(&case.of(span.of(message)), out),
-            Out::Const(i) => out.extend_from_slice(&self.consts[i as usize].1),
-            Out::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes()),
-            Out::Epoch(secs) => {
-                out.push(b'"');
-                out.extend_from_slice(&state.epochs.text(secs));
-                out.push(b'"');
-            }
-            Out::Json(lo, hi) => out.extend_from_slice(&state.json[lo as usize..hi as usize]),
+            Out::Const(i) => append(out, &self.consts[i as usize].1),
+            Out::Int(i) => append(out, itoa::Buffer::new().format(i).as_bytes()),
+            Out::Epoch(secs) => append_quoted(out, &state.epochs.text(secs)),
+            Out::Json(lo, hi) => append(out, &state.json[lo as usize..hi as usize]),
             Out::Value(i) => write_json(&state.values[i as usize], out),
         }
     }
@@ -1975,11 +1970,11 @@ impl Plan {
                         out.truncate(mark);
                         continue;
                     }
-                    out.extend_from_slice(&child.key_json);
+                    append(out, &child.key_json);
                     self.write_value(state, value, message, plain, out);
                 }
                 NodeKind::Object(_) => {
-                    out.extend_from_slice(&child.key_json);
+                    append(out, &child.key_json);
                     if !self.write_object(c, state, message, plain, out) {
                         out.truncate(mark);
                         continue;
