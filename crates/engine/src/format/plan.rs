@@ -405,6 +405,9 @@ pub(crate) struct Plan {
     slots: u32,
     message: u32,
     enrichments: Enrichments,
+    /// Per slot, the constant every write to it is (see [`fixed_slots`]): the
+    /// skeletons carry its JSON, so the event writer skips it.
+    fixed: Vec<Option<u32>>,
 }
 
 /// Builds the plan's registers while templates are rebound.
@@ -668,8 +671,10 @@ impl Plan {
                 _ => None,
             })
             .collect();
+        let fixed = fixed_slots(&steps, slots as usize, layout.out(message), &enrichments);
         static PLANS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Ok(Plan {
+            fixed,
             originals,
             id: PLANS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             consts: lowering.consts,
@@ -683,6 +688,71 @@ impl Plan {
             enrichments,
         })
     }
+}
+
+/// Per slot, the constant written to it when every write to it writes that same
+/// constant; `None` when some write may put anything else there. The message and
+/// whatever a translation or an enrichment writes are never fixed.
+fn fixed_slots(
+    steps: &[PStep],
+    slots: usize,
+    message: u32,
+    enrichments: &Enrichments,
+) -> Vec<Option<u32>> {
+    // Per slot: not written yet, written only with this constant, or anything.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Seen {
+        Nothing,
+        Only(u32),
+        Any,
+    }
+    let mut seen = vec![Seen::Nothing; slots];
+    let mut any = |slot: u32| seen[slot as usize] = Seen::Any;
+    any(message);
+    for (to, _) in &enrichments.related {
+        any(*to);
+    }
+    for &(_, address, _, _) in &enrichments.addresses {
+        any(address);
+    }
+    for &(_, to) in &enrichments.copies {
+        any(to);
+    }
+    for step in steps {
+        let PStep::Actions { actions, .. } = step else {
+            continue;
+        };
+        for action in actions {
+            match &action.kind {
+                PKind::Set(assigns) => {
+                    for assign in assigns {
+                        let slot = &mut seen[assign.target.out as usize];
+                        *slot = match (assign.direct.as_ref(), *slot) {
+                            // Writes nothing.
+                            (Some(Direct::Const(None)), s) => s,
+                            (Some(Direct::Const(Some(i))), Seen::Nothing) => Seen::Only(*i),
+                            (Some(Direct::Const(Some(i))), Seen::Only(j)) if *i == j => {
+                                Seen::Only(j)
+                            }
+                            _ => Seen::Any,
+                        };
+                    }
+                }
+                PKind::Translate { mappings, .. } => {
+                    for (_, target, _) in mappings {
+                        seen[target.out as usize] = Seen::Any;
+                    }
+                }
+                PKind::Delete(_) => {}
+            }
+        }
+    }
+    seen.into_iter()
+        .map(|s| match s {
+            Seen::Only(i) => Some(i),
+            Seen::Nothing | Seen::Any => None,
+        })
+        .collect()
 }
 
 const REBIND: &str = "a template reads a whole layer or an object of the event as a value";
@@ -1931,10 +2001,13 @@ impl Plan {
             first = false;
             skeleton.text.extend_from_slice(&child.key_json);
             match child.kind {
-                NodeKind::Leaf(slot) => {
-                    skeleton.fields.push((*start..skeleton.text.len(), slot));
-                    *start = skeleton.text.len();
-                }
+                NodeKind::Leaf(slot) => match self.fixed[slot as usize] {
+                    Some(i) => skeleton.text.extend_from_slice(&self.consts[i as usize].1),
+                    None => {
+                        skeleton.fields.push((*start..skeleton.text.len(), slot));
+                        *start = skeleton.text.len();
+                    }
+                },
                 NodeKind::Object(_) => self.skeleton_of(c, skeleton, start),
             }
         }

@@ -331,3 +331,52 @@ fn the_input_event_is_copied_into_final() {
     assert_eq!(get(&out, "log.hostname"), Some(&Value::from("h1")));
     assert_eq!(get(&out, "message"), Some(&Value::from("m")));
 }
+
+/// Fields that only constants write are part of the flat executor's skeletons; one
+/// also written with another constant, from a template or by a translation is not.
+/// Either way, each event is the interpreter's.
+#[test]
+fn constant_fields_are_written_as_the_interpreter_writes_them() {
+    let f = load(&format!(
+        "pipeline:{KV}  - name: s
+stages:
+  s:
+    actions:
+      - set:
+          a.fixed: one
+          a.same: one
+          a.twice: one
+          a.mixed: one
+          a.translated: one
+      - filter: '{{{{ kv.message.x == \"1\" }}}}'
+        set:
+          a.same: one
+          a.twice: two
+          a.mixed: '{{{{ kv.message.y }}}}'
+      - translate:
+        dictionary:
+          t: three
+        mapping:
+          a.mixed: a.translated
+      - filter: '{{{{ kv.message.x == \"2\" }}}}'
+        delete:
+          - a.fixed
+          - a.same
+"
+    ))
+    .unwrap();
+    assert!(f.is_planned(), "{:?}", f.plan_refusal());
+    for message in ["x=0 y=t", "x=1 y=t", "x=1 y=u", "x=2 y=t", "x=1", "x=2"] {
+        let mut out = Vec::new();
+        f.parse_message_json(message, now(), &mut out).unwrap();
+        let planned = parse_json(std::str::from_utf8(&out).unwrap()).unwrap();
+        assert_eq!(planned, run(&f, message), "{message}");
+    }
+    // The planned text itself, for one event (keys in layout order).
+    let mut out = Vec::new();
+    f.parse_message_json("x=1 y=t", now(), &mut out).unwrap();
+    assert_eq!(
+        std::str::from_utf8(&out).unwrap(),
+        r#"{"message":"x=1 y=t","a":{"fixed":"one","same":"one","twice":"two","mixed":"t","translated":"three"}}"#
+    );
+}
