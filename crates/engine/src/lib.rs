@@ -16,6 +16,7 @@ pub mod format;
 pub mod json;
 pub mod network;
 pub mod regex;
+mod scan;
 pub mod taxonomy;
 pub mod template;
 pub mod value;

@@ -9,6 +9,7 @@
 //! inline.
 
 use super::{Failure, Parser, Props, input_text};
+use crate::scan;
 use crate::template::Env;
 use crate::value::{Map, Str, Value};
 
@@ -199,7 +200,7 @@ fn split_plain(bytes: &[u8], delimiter: u8, columns: usize, fields: &mut Vec<(u3
     let mut start = 0;
     let mut base = 0;
     while base < bytes.len() {
-        let (mut found, special) = block_masks(&bytes[base..], delimiter);
+        let (mut found, special) = scan::delimiter_masks(&bytes[base..], delimiter);
         if special != 0 {
             // Conservative: the quote may come after the last field ends.
             return false;
@@ -219,52 +220,6 @@ fn split_plain(bytes: &[u8], delimiter: u8, columns: usize, fields: &mut Vec<(u3
         fields.push((start as u32, bytes.len() as u32));
     }
     true
-}
-
-/// For the first 16 bytes of `bytes` (fewer at its end): one bit per byte that is
-/// `delimiter`, and one per quote or newline.
-#[inline(always)]
-fn block_masks(bytes: &[u8], delimiter: u8) -> (u32, u32) {
-    match bytes.first_chunk::<16>() {
-        Some(block) => masks_of(block, delimiter),
-        None => {
-            // The end of the text, padded with a byte that is neither.
-            let pad = if delimiter == 0 { 1 } else { 0 };
-            let mut block = [pad; 16];
-            block[..bytes.len()].copy_from_slice(bytes);
-            masks_of(&block, delimiter)
-        }
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn masks_of(block: &[u8; 16], delimiter: u8) -> (u32, u32) {
-    use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
-    };
-    // SAFETY: SSE2 is part of every x86_64 CPU; the load reads the 16 bytes of
-    // `block` (unaligned loads are allowed).
-    unsafe {
-        let v = _mm_loadu_si128(block.as_ptr().cast());
-        let eq = |b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
-        let special = _mm_or_si128(_mm_or_si128(eq(b'"'), eq(b'\n')), eq(b'\r'));
-        (
-            _mm_movemask_epi8(eq(delimiter)) as u32,
-            _mm_movemask_epi8(special) as u32,
-        )
-    }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn masks_of(block: &[u8; 16], delimiter: u8) -> (u32, u32) {
-    let mut found = 0;
-    let mut special = 0;
-    for (i, &b) in block.iter().enumerate() {
-        found |= u32::from(b == delimiter) << i;
-        special |= u32::from(matches!(b, b'"' | b'\n' | b'\r')) << i;
-    }
-    (found, special)
 }
 
 #[cfg(test)]

@@ -274,7 +274,7 @@ pub(crate) fn count_text(s: &str, sub: &str) -> usize {
         s.chars().count() + 1
     } else if let &[b] = sub.as_bytes() {
         // One ASCII byte: never inside a multi-byte character.
-        memchr::memchr_iter(b, s.as_bytes()).count()
+        crate::scan::count_byte(s.as_bytes(), b)
     } else {
         s.matches(sub).count()
     }
