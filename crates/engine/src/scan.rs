@@ -90,6 +90,60 @@ fn count_blocks(blocks: &[u8], byte: u8) -> usize {
     blocks.iter().filter(|&&b| b == byte).count()
 }
 
+/// Whether `bytes` has a comma, and whether some byte of it needs an escape in a
+/// JSON string (a control character, `"` or `\\`): two questions the flat
+/// executor asks of every message, answered in one pass.
+pub(crate) fn comma_and_escape(bytes: &[u8]) -> (bool, bool) {
+    let (blocks, rest) = bytes.split_at(bytes.len() / 16 * 16);
+    let (comma, escape) = comma_and_escape_blocks(blocks);
+    let escaped = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
+    (
+        comma || rest.contains(&b','),
+        escape || rest.iter().any(|&b| escaped(b)),
+    )
+}
+
+/// [`comma_and_escape`] of whole 16-byte blocks.
+#[cfg(target_arch = "x86_64")]
+fn comma_and_escape_blocks(blocks: &[u8]) -> (bool, bool) {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8, _mm_setzero_si128,
+    };
+    // SAFETY: SSE2 is part of every x86_64 CPU; each load reads one 16-byte block
+    // of `blocks`.
+    unsafe {
+        let (comma, quote, backslash, control) = (
+            _mm_set1_epi8(b',' as i8),
+            _mm_set1_epi8(b'"' as i8),
+            _mm_set1_epi8(b'\\' as i8),
+            _mm_set1_epi8(0x1f),
+        );
+        let mut commas = _mm_setzero_si128();
+        let mut escapes = _mm_setzero_si128();
+        for block in blocks.chunks_exact(16) {
+            let v = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
+            commas = _mm_or_si128(commas, _mm_cmpeq_epi8(v, comma));
+            // A byte is at most 0x1f when the unsigned minimum leaves it as it is.
+            let low = _mm_cmpeq_epi8(_mm_min_epu8(v, control), v);
+            let marks = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash));
+            escapes = _mm_or_si128(escapes, _mm_or_si128(low, marks));
+        }
+        (
+            _mm_movemask_epi8(commas) != 0,
+            _mm_movemask_epi8(escapes) != 0,
+        )
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn comma_and_escape_blocks(blocks: &[u8]) -> (bool, bool) {
+    (
+        blocks.contains(&b','),
+        blocks.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\'),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +160,35 @@ mod tests {
                 assert_eq!(count_byte(&hay, b' '), want, "{len} {period}");
                 assert_eq!(count_byte(&hay, b'a'), len - want, "{len} {period}");
             }
+        }
+    }
+
+    #[test]
+    fn finds_commas_and_escapes_at_every_position() {
+        for len in 0..50 {
+            for at in 0..len {
+                for (byte, comma, escape) in [
+                    (b',', true, false),
+                    (b'"', false, true),
+                    (b'\\', false, true),
+                    (0x00, false, true),
+                    (0x1f, false, true),
+                    (b'\n', false, true),
+                    (0x20, false, false),
+                    (0x7f, false, false),
+                    (0x80, false, false),
+                    (0xff, false, false),
+                ] {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = byte;
+                    assert_eq!(
+                        comma_and_escape(&bytes),
+                        (comma, escape),
+                        "{len} {at} {byte:#x}"
+                    );
+                }
+            }
+            assert_eq!(comma_and_escape(&vec![b'a'; len]), (false, false));
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::datetime::{self, Timestamp};
 use crate::enrich;
 use crate::externals::Failure;
 use crate::json::{self, write_json, write_json_str};
+use crate::scan;
 use crate::taxonomy::FieldType;
 use crate::template::{
     self, Bound, Env, PathUse, Registers, Template, TextRegisters, TextTest, may_be_container,
@@ -1470,8 +1471,9 @@ impl Plan {
         out: &mut Vec<u8>,
     ) -> Planned {
         state.reset(self.regs.len(), self.slots as usize);
-        state.comma = memchr::memchr(b',', message.as_bytes()).is_some();
-        state.plain = !json::needs_escape(message);
+        let (comma, escape) = scan::comma_and_escape(message.as_bytes());
+        state.comma = comma;
+        state.plain = !escape;
         let whole = Span {
             lo: 0,
             hi: message.len() as u32,
