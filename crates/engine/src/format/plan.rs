@@ -160,7 +160,8 @@ struct PTarget {
 
 /// A translation's outcomes typed for one target (see [`Direct::Const`]).
 struct Table {
-    hits: HashMap<String, Option<u32>>,
+    /// Keyed by the dictionary's own keys, fixed at load: a fast hash is safe.
+    hits: rustc_hash::FxHashMap<String, Option<u32>>,
     fallback: Option<u32>,
 }
 
@@ -883,7 +884,7 @@ impl Lowering<'_> {
         dictionary: &HashMap<String, PValue>,
         fallback: Option<&PValue>,
     ) -> Option<Table> {
-        let mut hits = HashMap::with_capacity(dictionary.len());
+        let mut hits = rustc_hash::FxHashMap::default();
         for (key, value) in dictionary {
             hits.insert(key.clone(), self.constant(target, value)?);
         }
