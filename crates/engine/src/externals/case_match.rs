@@ -2,15 +2,18 @@
 //! match it like `grok.match`. Every pattern is compiled once, up front. A key
 //! without a pattern is a silent failure that creates no layer.
 
+use std::sync::Arc;
+
 use super::grok::Grok;
-use super::{Failure, Parser, Props, input_text, is_template};
-use crate::template::{Env, Scope, Template, py_str};
+use super::{Failure, Parser, Props, Rebound, input_text, is_template};
+use crate::template::{Binder, Env, Scope, Template, py_str};
 use crate::value::Value;
 
 #[derive(Debug)]
 pub(crate) struct CaseMatch {
     key: Key,
-    patterns: Vec<(String, Grok)>,
+    /// Shared with rebound copies (see [`Parser::rebind`]).
+    patterns: Arc<[(String, Grok)]>,
 }
 
 #[derive(Debug)]
@@ -39,7 +42,10 @@ impl CaseMatch {
                 .map_err(|e| props.bad("patterns", &format!("entry {k:?}: {e}")))?;
             patterns.push((k, grok));
         }
-        Ok(CaseMatch { key, patterns })
+        Ok(CaseMatch {
+            key,
+            patterns: patterns.into(),
+        })
     }
 
     fn key(&self, env: &Env) -> Result<String, Failure> {
@@ -64,8 +70,20 @@ impl CaseMatch {
 
 impl Parser for CaseMatch {
     fn reads_layers(&self) -> bool {
-        // Conservative: a templated property may read any layer.
-        true
+        matches!(self.key, Key::Template(_))
+    }
+
+    fn rebind(&self, bind: &mut Binder) -> Rebound {
+        let Key::Template(t) = &self.key else {
+            return Rebound::Unchanged;
+        };
+        match t.rebind(bind) {
+            Some(t) => Rebound::Copy(Box::new(CaseMatch {
+                key: Key::Template(t),
+                patterns: self.patterns.clone(),
+            })),
+            None => Rebound::Refused,
+        }
     }
 
     fn parse(&self, input: &Value, env: &Env) -> Result<Value, Failure> {

@@ -12,7 +12,7 @@
 
 use memchr::memchr;
 
-use super::{Failure, Parser, Props, input_text};
+use super::{Failure, Names, Parser, Props, input_text};
 use crate::regex::Pattern;
 use crate::template::Env;
 use crate::value::{Map, Str, Value};
@@ -76,9 +76,25 @@ impl Sep {
                 .map(|i| (from + i, from + i + c.len_utf8())),
             Sep::Space => {
                 let rest = hay.get(from..)?;
-                rest.char_indices()
-                    .find(|(_, c)| is_space(*c))
-                    .map(|(i, c)| (from + i, from + i + c.len_utf8()))
+                // ASCII bytes are tested as they are; others are decoded.
+                let bytes = rest.as_bytes();
+                let mut i = 0;
+                while i < bytes.len() {
+                    let b = bytes[i];
+                    if b < 0x80 {
+                        if is_ascii_space(b) {
+                            return Some((from + i, from + i + 1));
+                        }
+                        i += 1;
+                    } else {
+                        let c = rest.get(i..)?.chars().next()?;
+                        if is_space(c) {
+                            return Some((from + i, from + i + c.len_utf8()));
+                        }
+                        i += c.len_utf8();
+                    }
+                }
+                None
             }
             Sep::Lit(s) => memchr::memmem::find(hay.as_bytes().get(from..)?, s.as_bytes())
                 .map(|i| (from + i, from + i + s.len())),
@@ -100,10 +116,13 @@ impl Sep {
     fn match_at(&self, text: &str, at: usize) -> Option<usize> {
         match self {
             Sep::Char(c) => text.get(at..)?.starts_with(*c).then(|| at + c.len_utf8()),
-            Sep::Space => {
-                let c = text.get(at..)?.chars().next()?;
-                is_space(c).then(|| at + c.len_utf8())
-            }
+            Sep::Space => match text.as_bytes().get(at)? {
+                &b if b < 0x80 => is_ascii_space(b).then_some(at + 1),
+                _ => {
+                    let c = text.get(at..)?.chars().next()?;
+                    is_space(c).then(|| at + c.len_utf8())
+                }
+            },
             Sep::Lit(s) => text
                 .get(at..)?
                 .starts_with(s.as_str())
@@ -126,6 +145,20 @@ fn is_meta(c: char) -> bool {
 /// Python's `\s` on str: Unicode whitespace plus the ASCII separators 0x1c–0x1f.
 fn is_space(c: char) -> bool {
     c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
+}
+
+/// [`is_space`] of an ASCII byte.
+fn is_ascii_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t'..=b'\r' | 0x1c..=0x1f)
+}
+
+/// `str::trim`, without a look at the ends when they are visible ASCII.
+fn trim(s: &str) -> &str {
+    let b = s.as_bytes();
+    match (b.first(), b.last()) {
+        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
 }
 
 impl Kv {
@@ -156,11 +189,25 @@ impl Kv {
         })
     }
 
-    fn split(&self, text: &str) -> Map {
+    /// Calls `pair(key, value)` with the byte ranges of each pair of `text`, in
+    /// order: the key trimmed and not empty, the value cleaned ([`clean_value`]).
+    fn pairs(&self, text: &str, mut pair: impl FnMut(&str, (usize, usize))) {
         let len = text.len();
-        let mut out = Map::new();
         // The pair being built: key range and value range.
         let mut pending: Option<(usize, usize, usize, usize)> = None;
+        let mut flush = |pending: Option<(usize, usize, usize, usize)>| {
+            let Some((ks, ke, vs, ve)) = pending else {
+                return;
+            };
+            let Some(key) = text.get(ks..ke).map(trim) else {
+                return;
+            };
+            if !key.is_empty()
+                && let Some(value) = clean_value(text, vs, ve)
+            {
+                pair(key, value);
+            }
+        };
         let mut pos = 0;
         loop {
             while let Some(e) = self.item_sep.match_at(text, pos) {
@@ -172,7 +219,7 @@ impl Kv {
             let token_end = self.item_sep.find(text, pos, len).map_or(len, |(s, _)| s);
             match self.value_sep.find(text, pos, token_end) {
                 Some((vs, ve)) => {
-                    flush(text, pending.take(), &mut out);
+                    flush(pending.take());
                     let mut end = token_end;
                     if let Some(q) = text[ve..]
                         .chars()
@@ -198,7 +245,14 @@ impl Kv {
                 }
             }
         }
-        flush(text, pending, &mut out);
+        flush(pending);
+    }
+
+    fn split(&self, text: &str) -> Map {
+        let mut out = Map::new();
+        self.pairs(text, |key, (lo, hi)| {
+            out.insert(key, Value::Str(Str::from(&text[lo..hi])));
+        });
         out
     }
 }
@@ -218,30 +272,47 @@ fn closing_quote(text: &str, from: usize, q: char) -> Option<usize> {
     None
 }
 
-fn flush(text: &str, pair: Option<(usize, usize, usize, usize)>, out: &mut Map) {
-    let Some((ks, ke, vs, ve)) = pair else { return };
-    let (Some(key), Some(value)) = (text.get(ks..ke), text.get(vs..ve)) else {
-        return;
-    };
-    let key = key.trim();
-    if key.is_empty() {
-        return;
-    }
-    out.insert(key, Value::Str(Str::from(clean_value(value))));
-}
-
-/// Trim, strip one pair of surrounding quotes, trim again.
-fn clean_value(v: &str) -> &str {
-    let v = v.trim();
+/// The value at `lo..hi` of `text` trimmed, stripped of one pair of surrounding
+/// quotes and trimmed again, as a byte range; `None` when the range is not text.
+fn clean_value(text: &str, lo: usize, hi: usize) -> Option<(usize, usize)> {
+    let raw = text.get(lo..hi)?;
+    let mut v = trim(raw);
     let b = v.as_bytes();
     if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
-        v[1..v.len() - 1].trim()
-    } else {
-        v
+        v = trim(&v[1..v.len() - 1]);
     }
+    // `v` is a slice of `raw`: its offset is its distance from the start.
+    let start = lo + (v.as_ptr() as usize - raw.as_ptr() as usize);
+    Some((start, start + v.len()))
 }
 
 impl Parser for Kv {
+    fn finds_spans(&self) -> bool {
+        true
+    }
+
+    fn find_spans(
+        &self,
+        text: &str,
+        names: &Names,
+        spans: &mut [Option<(u32, u32)>],
+    ) -> Option<()> {
+        if names.len() != spans.len() || u32::try_from(text.len()).is_err() {
+            return None;
+        }
+        spans.fill(None);
+        let mut any = false;
+        self.pairs(text, |key, (lo, hi)| {
+            any = true;
+            // A later pair of the same key wins, as in the mapping.
+            if let Some(i) = names.find(key) {
+                spans[i] = Some((lo as u32, hi as u32));
+            }
+        });
+        // Text without any pair fails: the general path says why.
+        any.then_some(())
+    }
+
     fn parse(&self, input: &Value, _env: &Env) -> Result<Value, Failure> {
         let text = input_text(input)?;
         let pairs = self.split(&text);
@@ -365,6 +436,60 @@ mod tests {
                 .unwrap_err()
                 .contains("value_sep")
         );
+    }
+
+    /// The fields found by name are the mapping's, as slices of the text.
+    #[test]
+    fn spans_found_by_name_agree_with_the_mapping() {
+        let names = Names::new(
+            ["id", "msg", "a", "b", "user", "k", "é", "missing", ""]
+                .into_iter()
+                .map(Str::from)
+                .collect(),
+        );
+        for props in [
+            vec![],
+            vec![
+                ("item_sep", Value::from(";")),
+                ("value_sep", Value::from(":")),
+            ],
+            vec![("item_sep", Value::from(r",\s*|\|"))],
+        ] {
+            let (p, _) = build("kv.parse-kv", &props).unwrap();
+            assert!(p.finds_spans());
+            for text in [
+                r#"id=firewall time="2021-01-28 13:46:08" ivs=Default Network user=a\\b msg="SYS: x  ""#,
+                r#"a=1 a=2 b= "x" k=' q ' msg="esc \" q" user=it's"#,
+                "a:1;b: two words ;k:x:y;a:3",
+                "a=1, b=2|k =3",
+                "  é=è ü\u{2003}b=\u{a0}v\u{2003} ",
+                "junk more",
+                "",
+                "=",
+                "a=\"",
+                " = = ",
+            ] {
+                let mut spans = vec![None; names.len()];
+                let found = p.find_spans(text, &names, &mut spans);
+                match run(&*p, text) {
+                    Ok(Value::Map(m)) => {
+                        assert!(found.is_some(), "{text:?}");
+                        for (name, span) in ["id", "msg", "a", "b", "user", "k", "é", "missing", ""]
+                            .into_iter()
+                            .zip(&spans)
+                        {
+                            let piece = span.map(|(lo, hi)| &text[lo as usize..hi as usize]);
+                            let want = m.get(name).and_then(Value::as_str);
+                            assert_eq!(piece, want, "{name} in {text:?}");
+                        }
+                    }
+                    _ => assert!(found.is_none(), "{text:?}"),
+                }
+            }
+        }
+        // Names and spans must pair up.
+        let (p, _) = build("kv.parse-kv", &[]).unwrap();
+        assert!(p.find_spans("a=1", &names, &mut [None]).is_none());
     }
 
     #[test]
