@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::grok::Grok;
 use super::{Failure, Parser, Props, Rebound, input_text, is_template};
 use crate::template::{Binder, Env, Scope, Template, py_str};
-use crate::value::Value;
+use crate::value::{Str, Value};
 
 #[derive(Debug)]
 pub(crate) struct CaseMatch {
@@ -48,9 +48,9 @@ impl CaseMatch {
         })
     }
 
-    fn key(&self, env: &Env) -> Result<String, Failure> {
+    fn key(&self, env: &Env) -> Result<Str, Failure> {
         match &self.key {
-            Key::Constant(k) => Ok(k.clone()),
+            Key::Constant(k) => Ok(Str::from(k.as_str())),
             Key::Template(t) => {
                 let v = match t.constant() {
                     Some(v) => v.clone(),
@@ -62,7 +62,11 @@ impl CaseMatch {
                         Err(e) => return Err(Failure::Invalid(format!("pattern_key: {}", e.0))),
                     },
                 };
-                Ok(py_str(&v))
+                // Text is its own `str()`: kept as it is.
+                Ok(match v {
+                    Value::Str(s) => s,
+                    v => Str::from(py_str(&v)),
+                })
             }
         }
     }
@@ -88,7 +92,7 @@ impl Parser for CaseMatch {
 
     fn parse(&self, input: &Value, env: &Env) -> Result<Value, Failure> {
         let key = self.key(env)?;
-        let Some((_, grok)) = self.patterns.iter().find(|(k, _)| *k == key) else {
+        let Some((_, grok)) = self.patterns.iter().find(|(k, _)| *k == key.as_str()) else {
             return Err(Failure::Invalid(format!("no pattern for key {key:?}")));
         };
         let text = input_text(input)?;

@@ -67,7 +67,13 @@ impl Sep {
         let hay = text.get(..limit)?;
         match self {
             Sep::Char(c) if c.is_ascii() => {
-                let i = memchr(*c as u8, hay.as_bytes().get(from..)?)?;
+                let bytes = hay.as_bytes().get(from..)?;
+                // Most items are short: a plain loop costs less than a call.
+                let i = if bytes.len() <= 32 {
+                    bytes.iter().position(|b| *b == *c as u8)?
+                } else {
+                    memchr(*c as u8, bytes)?
+                };
                 Some((from + i, from + i + 1))
             }
             Sep::Char(c) => hay
@@ -80,6 +86,7 @@ impl Sep {
                 let bytes = rest.as_bytes();
                 let mut i = 0;
                 while i < bytes.len() {
+                    i += maybe_space(bytes.get(i..)?)?;
                     let b = bytes[i];
                     if b < 0x80 {
                         if is_ascii_space(b) {
@@ -150,6 +157,28 @@ fn is_space(c: char) -> bool {
 /// [`is_space`] of an ASCII byte.
 fn is_ascii_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t'..=b'\r' | 0x1c..=0x1f)
+}
+
+/// The position of the first byte that may start a space: ASCII up to 0x20, or
+/// not ASCII. Eight bytes at a time: in each word, a byte below 0x21 borrows when
+/// 0x21 is taken from it and a byte from 0x80 has its high bit set already; a
+/// borrow only runs into the bytes after the first such byte.
+fn maybe_space(bytes: &[u8]) -> Option<usize> {
+    const LOW: u64 = 0x2121_2121_2121_2121;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let hits = (w.wrapping_sub(LOW) | w) & HIGH;
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    bytes[i..]
+        .iter()
+        .position(|&b| b <= 0x20 || b >= 0x80)
+        .map(|p| i + p)
 }
 
 /// `str::trim`, without a look at the ends when they are visible ASCII.
@@ -490,6 +519,33 @@ mod tests {
         // Names and spans must pair up.
         let (p, _) = build("kv.parse-kv", &[]).unwrap();
         assert!(p.find_spans("a=1", &names, &mut [None]).is_none());
+    }
+
+    #[test]
+    fn maybe_space_finds_the_first_candidate_byte() {
+        let texts: [&[u8]; 8] = [
+            b"",
+            b"abcdefgh",
+            b"abcdefghijklmnop q",
+            b"abc\x1fdef ghi",
+            b"!~!~!~!~!~!~\x7f\x80",
+            b"\x00abcdefgh",
+            b"abcdefg\x21\x20",
+            "ab\u{2003}cdefghijklmnop".as_bytes(),
+        ];
+        for t in texts {
+            let want = t.iter().position(|&b| b <= 0x20 || b >= 0x80);
+            assert_eq!(maybe_space(t), want, "{t:?}");
+        }
+        // Every byte value, in every position of a word.
+        for b in 0..=255u8 {
+            for at in 0..12 {
+                let mut t = vec![b'a'; 12];
+                t[at] = b;
+                let want = (b <= 0x20 || b >= 0x80).then_some(at);
+                assert_eq!(maybe_space(&t), want, "{b:#x} at {at}");
+            }
+        }
     }
 
     #[test]

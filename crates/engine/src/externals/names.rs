@@ -4,11 +4,27 @@
 use crate::value::Str;
 
 /// Field names, each tagged with its length and first and last bytes so that a
-/// key is compared in full only with the names that share its tag.
-#[derive(Debug, Clone, Default)]
+/// key is compared in full only with the names that share its tag. A table by
+/// hash of the tag gives the one name to compare, or says to look at all.
+#[derive(Debug, Clone)]
 pub struct Names {
     names: Vec<Str>,
     tags: Vec<u32>,
+    /// Per bucket: 0 no name, `i + 1` name `i` only, [`SHARED`] several.
+    table: [u8; BUCKETS],
+}
+
+const BUCKETS: usize = 64;
+const SHARED: u8 = u8::MAX;
+
+impl Default for Names {
+    fn default() -> Names {
+        Names::new(Vec::new())
+    }
+}
+
+fn bucket(tag: u32) -> usize {
+    (tag.wrapping_mul(0x9e37_79b1) >> 26) as usize
 }
 
 fn tag(key: &str) -> u32 {
@@ -21,8 +37,16 @@ fn tag(key: &str) -> u32 {
 
 impl Names {
     pub fn new(names: Vec<Str>) -> Names {
-        let tags = names.iter().map(|n| tag(n)).collect();
-        Names { names, tags }
+        let tags: Vec<u32> = names.iter().map(|n| tag(n)).collect();
+        let mut table = [0; BUCKETS];
+        for (i, &t) in tags.iter().enumerate() {
+            let b = &mut table[bucket(t)];
+            *b = match u8::try_from(i + 1) {
+                Ok(id) if *b == 0 && id != SHARED => id,
+                _ => SHARED,
+            };
+        }
+        Names { names, tags, table }
     }
 
     pub fn len(&self) -> usize {
@@ -36,6 +60,14 @@ impl Names {
     /// The position of `key` among the names (the first, if repeated).
     pub fn find(&self, key: &str) -> Option<usize> {
         let t = tag(key);
+        match self.table[bucket(t)] {
+            0 => return None,
+            SHARED => {}
+            id => {
+                let i = usize::from(id - 1);
+                return (self.tags[i] == t && self.names[i].as_str() == key).then_some(i);
+            }
+        }
         self.tags
             .iter()
             .zip(&self.names)
@@ -60,5 +92,12 @@ mod tests {
         }
         assert!(Names::default().is_empty());
         assert_eq!(Names::default().find("x"), None);
+        // More names than the table has buckets: every one is still found.
+        let many: Vec<String> = (0..300).map(|i| format!("f{i}")).collect();
+        let names = Names::new(many.iter().map(|s| Str::from(s.as_str())).collect());
+        for (i, n) in many.iter().enumerate() {
+            assert_eq!(names.find(n), Some(i), "{n}");
+        }
+        assert_eq!(names.find("f300"), None);
     }
 }

@@ -1435,6 +1435,18 @@ impl Registers for View<'_> {
     }
 }
 
+/// The register a template copies, when it holds message text that is no container
+/// literal: the template's value is then the register's (see [`template::Direct`]).
+fn copied_text(t: &PTpl, state: &State, message: &str) -> Option<u32> {
+    let (template::Direct::Copy, r) = t.as_ref()?.direct()? else {
+        return None;
+    };
+    match state.held.get(r as usize)? {
+        Held::Text(span) if !may_be_container(span.of(message), state.comma) => Some(r),
+        _ => None,
+    }
+}
+
 fn eval(t: &PTpl, env: &Env) -> Option<Value> {
     t.as_ref()?.eval(env).ok().flatten()
 }
@@ -1725,10 +1737,17 @@ impl Plan {
                             Bound::Value(v) => Some(v),
                             _ => None,
                         },
-                        PInput::Tpl(t) => {
-                            owned = eval(t, &env);
-                            owned.as_ref()
-                        }
+                        PInput::Tpl(t) => match copied_text(t, view.state, message) {
+                            // The register's own value: no copy to make.
+                            Some(r) => match view.get(r) {
+                                Bound::Value(v) => Some(v),
+                                _ => None,
+                            },
+                            None => {
+                                owned = eval(t, &env);
+                                owned.as_ref()
+                            }
+                        },
                     };
                     let value = match value {
                         Some(v) if !matches!(v, Value::Null) && v.as_str() != Some("") => v,
