@@ -64,48 +64,20 @@ impl Sep {
 
     /// The first non-empty match starting in `from..limit` and ending by `limit`.
     fn find(&self, text: &str, from: usize, limit: usize) -> Option<(usize, usize)> {
-        let hay = text.get(..limit)?;
         match self {
-            Sep::Char(c) if c.is_ascii() => {
-                let bytes = hay.as_bytes().get(from..)?;
-                // Most items are short: a plain loop costs less than a call.
-                let i = if bytes.len() <= 32 {
-                    bytes.iter().position(|b| *b == *c as u8)?
-                } else {
-                    memchr(*c as u8, bytes)?
-                };
-                Some((from + i, from + i + 1))
-            }
-            Sep::Char(c) => hay
+            Sep::Char(c) if c.is_ascii() => find_byte(text, *c as u8, from, limit),
+            Sep::Space => find_space(text, from, limit),
+            Sep::Char(c) => text
+                .get(..limit)?
                 .get(from..)?
                 .find(*c)
                 .map(|i| (from + i, from + i + c.len_utf8())),
-            Sep::Space => {
-                let rest = hay.get(from..)?;
-                // ASCII bytes are tested as they are; others are decoded.
-                let bytes = rest.as_bytes();
-                let mut i = 0;
-                while i < bytes.len() {
-                    i += maybe_space(bytes.get(i..)?)?;
-                    let b = bytes[i];
-                    if b < 0x80 {
-                        if is_ascii_space(b) {
-                            return Some((from + i, from + i + 1));
-                        }
-                        i += 1;
-                    } else {
-                        let c = rest.get(i..)?.chars().next()?;
-                        if is_space(c) {
-                            return Some((from + i, from + i + c.len_utf8()));
-                        }
-                        i += c.len_utf8();
-                    }
-                }
-                None
+            Sep::Lit(s) => {
+                memchr::memmem::find(text.get(..limit)?.as_bytes().get(from..)?, s.as_bytes())
+                    .map(|i| (from + i, from + i + s.len()))
             }
-            Sep::Lit(s) => memchr::memmem::find(hay.as_bytes().get(from..)?, s.as_bytes())
-                .map(|i| (from + i, from + i + s.len())),
             Sep::Regex(p) => {
+                let hay = text.get(..limit)?;
                 let mut at = from;
                 loop {
                     let (s, e) = p.find_at(hay, at)?;
@@ -123,13 +95,7 @@ impl Sep {
     fn match_at(&self, text: &str, at: usize) -> Option<usize> {
         match self {
             Sep::Char(c) => text.get(at..)?.starts_with(*c).then(|| at + c.len_utf8()),
-            Sep::Space => match text.as_bytes().get(at)? {
-                &b if b < 0x80 => is_ascii_space(b).then_some(at + 1),
-                _ => {
-                    let c = text.get(at..)?.chars().next()?;
-                    is_space(c).then(|| at + c.len_utf8())
-                }
-            },
+            Sep::Space => space_at(text, at),
             Sep::Lit(s) => text
                 .get(at..)?
                 .starts_with(s.as_str())
@@ -157,6 +123,57 @@ fn is_space(c: char) -> bool {
 /// [`is_space`] of an ASCII byte.
 fn is_ascii_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t'..=b'\r' | 0x1c..=0x1f)
+}
+
+/// The end of the `\s` character at `at`, if there is one.
+#[inline]
+fn space_at(text: &str, at: usize) -> Option<usize> {
+    match text.as_bytes().get(at)? {
+        &b if b < 0x80 => is_ascii_space(b).then_some(at + 1),
+        _ => {
+            let c = text.get(at..)?.chars().next()?;
+            is_space(c).then(|| at + c.len_utf8())
+        }
+    }
+}
+
+/// The first `\s` character of `text[from..limit]`, as a byte range.
+#[inline]
+fn find_space(text: &str, from: usize, limit: usize) -> Option<(usize, usize)> {
+    let rest = text.get(..limit)?.get(from..)?;
+    // ASCII bytes are tested as they are; others are decoded.
+    let bytes = rest.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        i += maybe_space(bytes.get(i..)?)?;
+        let b = bytes[i];
+        if b < 0x80 {
+            if is_ascii_space(b) {
+                return Some((from + i, from + i + 1));
+            }
+            i += 1;
+        } else {
+            let c = rest.get(i..)?.chars().next()?;
+            if is_space(c) {
+                return Some((from + i, from + i + c.len_utf8()));
+            }
+            i += c.len_utf8();
+        }
+    }
+    None
+}
+
+/// The first ASCII `byte` of `text[from..limit]`, as a byte range.
+#[inline]
+fn find_byte(text: &str, byte: u8, from: usize, limit: usize) -> Option<(usize, usize)> {
+    let bytes = text.get(..limit)?.as_bytes().get(from..)?;
+    // Most items are short: a plain loop costs less than a call.
+    let i = if bytes.len() <= 32 {
+        bytes.iter().position(|b| *b == byte)?
+    } else {
+        memchr(byte, bytes)?
+    };
+    Some((from + i, from + i + 1))
 }
 
 /// The position of the first byte that may start a space: ASCII up to 0x20, or
@@ -218,9 +235,42 @@ impl Kv {
         })
     }
 
-    /// Calls `pair(key, value)` with the byte ranges of each pair of `text`, in
-    /// order: the key trimmed and not empty, the value cleaned ([`clean_value`]).
-    fn pairs(&self, text: &str, mut pair: impl FnMut(&str, (usize, usize))) {
+    /// Calls `pair(key, value)` for each pair of `text`, in order: the key trimmed
+    /// and not empty, the value's byte range as written (see [`clean_value`]).
+    fn pairs(&self, text: &str, pair: impl FnMut(&str, (usize, usize))) {
+        match (&self.item_sep, &self.value_sep) {
+            // The commonest separators, with their searches inlined.
+            (Sep::Space, Sep::Char(c)) if c.is_ascii() => {
+                let c = *c as u8;
+                scan(
+                    text,
+                    space_at,
+                    find_space,
+                    |t, from, limit| find_byte(t, c, from, limit),
+                    pair,
+                );
+            }
+            (item, value) => scan(
+                text,
+                |t, at| item.match_at(t, at),
+                |t, from, limit| item.find(t, from, limit),
+                |t, from, limit| value.find(t, from, limit),
+                pair,
+            ),
+        }
+    }
+}
+
+/// [`Kv::pairs`] with its separators' searches: the end of an item separator at
+/// a position, the first item separator and the first value separator in a range.
+fn scan(
+    text: &str,
+    item_at: impl Fn(&str, usize) -> Option<usize>,
+    find_item: impl Fn(&str, usize, usize) -> Option<(usize, usize)>,
+    find_value: impl Fn(&str, usize, usize) -> Option<(usize, usize)>,
+    mut pair: impl FnMut(&str, (usize, usize)),
+) {
+    {
         let len = text.len();
         // The pair being built: key range and value range.
         let mut pending: Option<(usize, usize, usize, usize)> = None;
@@ -231,22 +281,20 @@ impl Kv {
             let Some(key) = text.get(ks..ke).map(trim) else {
                 return;
             };
-            if !key.is_empty()
-                && let Some(value) = clean_value(text, vs, ve)
-            {
-                pair(key, value);
+            if !key.is_empty() {
+                pair(key, (vs, ve));
             }
         };
         let mut pos = 0;
         loop {
-            while let Some(e) = self.item_sep.match_at(text, pos) {
+            while let Some(e) = item_at(text, pos) {
                 pos = e;
             }
             if pos >= len {
                 break;
             }
-            let token_end = self.item_sep.find(text, pos, len).map_or(len, |(s, _)| s);
-            match self.value_sep.find(text, pos, token_end) {
+            let token_end = find_item(text, pos, len).map_or(len, |(s, _)| s);
+            match find_value(text, pos, token_end) {
                 Some((vs, ve)) => {
                     flush(pending.take());
                     let mut end = token_end;
@@ -257,10 +305,7 @@ impl Kv {
                         && let Some(close) = closing_quote(text, ve + 1, q)
                         && close >= token_end
                     {
-                        end = self
-                            .item_sep
-                            .find(text, close + 1, len)
-                            .map_or(len, |(s, _)| s);
+                        end = find_item(text, close + 1, len).map_or(len, |(s, _)| s);
                     }
                     pending = Some((pos, vs, ve, end));
                     pos = end;
@@ -276,11 +321,15 @@ impl Kv {
         }
         flush(pending);
     }
+}
 
+impl Kv {
     fn split(&self, text: &str) -> Map {
         let mut out = Map::new();
         self.pairs(text, |key, (lo, hi)| {
-            out.insert(key, Value::Str(Str::from(&text[lo..hi])));
+            if let Some((lo, hi)) = clean_value(text, lo, hi) {
+                out.insert(key, Value::Str(Str::from(&text[lo..hi])));
+            }
         });
         out
     }
@@ -332,9 +381,16 @@ impl Parser for Kv {
         spans.fill(None);
         let mut any = false;
         self.pairs(text, |key, (lo, hi)| {
+            // Only a value that is not text is left out of the mapping
+            // (`clean_value`); the others are cleaned when read.
+            if text.get(lo..hi).is_none() {
+                return;
+            }
             any = true;
             // A later pair of the same key wins, as in the mapping.
-            if let Some(i) = names.find(key) {
+            if let Some(i) = names.find(key)
+                && let Some((lo, hi)) = clean_value(text, lo, hi)
+            {
                 spans[i] = Some((lo as u32, hi as u32));
             }
         });
@@ -519,6 +575,31 @@ mod tests {
         // Names and spans must pair up.
         let (p, _) = build("kv.parse-kv", &[]).unwrap();
         assert!(p.find_spans("a=1", &names, &mut [None]).is_none());
+    }
+
+    /// The inlined searches of `\s` and `=` split as the general ones do (here
+    /// regexes matching the same characters) on every text of a small alphabet.
+    #[test]
+    fn inlined_separators_split_as_the_general_ones() {
+        let (fast, _) = build("kv.parse-kv", &[]).unwrap();
+        let (general, _) = build(
+            "kv.parse-kv",
+            &[("item_sep", "[ \t]".into()), ("value_sep", "[=]".into())],
+        )
+        .unwrap();
+        let alphabet = [" ", "\t", "=", "\"", "'", "\\", "k", "v"];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..5000 {
+            let mut text = String::new();
+            for _ in 0..(seed % 13) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                text.push_str(alphabet[(seed % alphabet.len() as u64) as usize]);
+            }
+            seed = seed.wrapping_add(1);
+            assert_eq!(run(&*fast, &text), run(&*general, &text), "{text:?}");
+        }
     }
 
     #[test]
