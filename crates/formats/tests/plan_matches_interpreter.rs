@@ -256,6 +256,9 @@ stages:
           a.n: "{{ g.message.n }}"
           a.all: "{{ g.message.all }}"
           a.date: "{{ d.message }}"
+          # Fields read both as values and for presence: two registers each.
+          a.c_defined: "{{ kv.message.c is defined }}"
+          a.w_defined: "{{ g.message.w is defined }}"
 "#;
 
 const STAGE_LINES: &[&str] = &[

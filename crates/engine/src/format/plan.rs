@@ -228,9 +228,11 @@ enum PStep {
         /// Column position → register, when the parser splits into named fields and
         /// every register of the layer is one of its fields.
         columns: Option<Vec<Option<u32>>>,
-        /// The field names the registers read and the registers, when the parser finds
-        /// fields by name (see `Parser::find_spans`) and every register is one.
-        named: Option<Box<(Names, Vec<u32>)>>,
+        /// When every register of the layer reads a field of the output (`[output
+        /// field, name]`): the names, and each register with its name's position.
+        /// The fields then go to their registers as the parser gives them (spans
+        /// from `Parser::find_spans`, or the values of an output mapping).
+        named: Option<Box<Named>>,
     },
     Actions {
         filter: Option<PFilter>,
@@ -238,6 +240,13 @@ enum PStep {
         stage: Option<u32>,
         actions: Vec<PAction>,
     },
+}
+
+/// The fields of a parser's output that a layer's registers read.
+struct Named {
+    names: Names,
+    /// Each register, after the position of its name.
+    regs: Vec<(u32, u32)>,
 }
 
 /// One node of the output layout.
@@ -721,22 +730,31 @@ impl Plan {
                 }
                 Some(by_column)
             });
-            *named = parser
-                .finds_spans()
-                .then(|| {
-                    let mut names = Vec::with_capacity(own.len());
-                    for &r in own.iter() {
-                        match &regs[r as usize] {
-                            Reg::Layer { keys, .. } => match keys.as_slice() {
-                                [field, name] if field == output_field => names.push(name.clone()),
-                                _ => return None,
-                            },
-                            _ => return None,
-                        }
+            *named = (|| {
+                // A field read both as a value and for presence has two registers.
+                let mut names: Vec<Str> = Vec::with_capacity(own.len());
+                let mut by_reg = Vec::with_capacity(own.len());
+                for &r in own.iter() {
+                    let Reg::Layer { keys, .. } = &regs[r as usize] else {
+                        return None;
+                    };
+                    let [field, name] = keys.as_slice() else {
+                        return None;
+                    };
+                    if field != output_field {
+                        return None;
                     }
-                    Some(Box::new((Names::new(names), own.clone())))
-                })
-                .flatten();
+                    let at = names.iter().position(|n| n == name).unwrap_or_else(|| {
+                        names.push(name.clone());
+                        names.len() - 1
+                    });
+                    by_reg.push((u32::try_from(at).ok()?, r));
+                }
+                Some(Box::new(Named {
+                    names: Names::new(names),
+                    regs: by_reg,
+                }))
+            })();
         }
         let width_hint = layout.nodes.iter().map(|n| n.key_json.len() + 24).sum();
         // The event is only a message: `original.message` is its text, another key
@@ -1688,9 +1706,13 @@ impl Plan {
                     // Fast path: fields of the message found by name, straight into
                     // registers as spans; the names not found are undefined.
                     if let (Some(named), PInput::Reg(r)) = (named, input)
+                        && parser.finds_spans()
                         && let Held::Text(span) = state.held[*r as usize]
                     {
-                        let (names, by_name) = &**named;
+                        let Named {
+                            names,
+                            regs: by_reg,
+                        } = &**named;
                         let text = span.of(message);
                         if text.is_empty() {
                             continue;
@@ -1700,8 +1722,8 @@ impl Plan {
                         found.resize(names.len(), None);
                         let fast = parser.find_spans(text, names, &mut found).is_some();
                         if fast {
-                            for (&r, f) in by_name.iter().zip(&found) {
-                                state.held[r as usize] = match *f {
+                            for &(at, r) in by_reg {
+                                state.held[r as usize] = match found[at as usize] {
                                     Some((lo, hi)) => Held::Text(Span {
                                         lo: span.lo + lo,
                                         hi: span.lo + hi,
@@ -1786,6 +1808,34 @@ impl Plan {
                         continue;
                     }
                     let layer = match parser.parse(value, &env) {
+                        Ok(Value::Map(output)) if named.is_some() => {
+                            parsed |= *is_parser;
+                            state.spans = spans;
+                            state.fields = fields;
+                            // The fields read, moved to their registers; the others
+                            // are undefined, as in the mapping.
+                            let Some(Named {
+                                names,
+                                regs: by_reg,
+                            }) = named.as_deref()
+                            else {
+                                continue;
+                            };
+                            for &(_, r) in by_reg {
+                                state.held[r as usize] = Held::Undefined;
+                            }
+                            for (key, value) in output {
+                                let Some(at) = names.find(&key) else { continue };
+                                let v = state.keep(value);
+                                for &(a, r) in by_reg {
+                                    if a as usize == at {
+                                        state.held[r as usize] = Held::Value(v);
+                                    }
+                                }
+                            }
+                            produced |= bit;
+                            continue;
+                        }
                         Ok(result) => {
                             parsed |= *is_parser;
                             let mut layer = Map::with_capacity(1);
