@@ -1183,6 +1183,7 @@ pub fn epoch_seconds_ecs_str(value: &Value) -> Option<crate::value::Str> {
 
 /// The value of text that is exactly ten ASCII digits (epoch seconds of years
 /// 2001..=2286, or 1970.. with leading zeros).
+#[inline(always)]
 pub fn ten_digit_epoch(s: &str) -> Option<i64> {
     if s.len() != 10 {
         return None;

@@ -2,8 +2,9 @@
 //! events: on every built-in format's test cases, on the benchmark samples and on
 //! the bundled sample files, plus edge lines that steer it off its usual path.
 
+use intake_engine::format::SourceFile;
 use intake_engine::json::{parse_json, to_json_string_sorted};
-use intake_engine::{Format, Value};
+use intake_engine::{Format, FormatFiles, LoadOptions, Value};
 
 fn now() -> intake_engine::Timestamp {
     chrono::DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z")
@@ -167,14 +168,157 @@ fn aws_vpcflow_elastic() {
     check("aws-vpcflow-elastic", &messages);
 }
 
-/// Pulse is interpreted today: for it the comparison covers the direct path to
-/// JSON (the interpreter's event written by `write_json` and read back). Once the
-/// plan accepts it, the same test compares both executors.
+/// Pulse reads the layer of its stage `common` in a parser's templated property
+/// (`pattern_key`): the plan runs it.
+#[test]
+fn pulse_is_planned() {
+    let format = intake_formats::builtin("pulse-connect-secure").unwrap();
+    assert!(
+        format.is_planned(),
+        "pulse is not planned: {:?}",
+        format.plan_refusal()
+    );
+}
+
+/// A format of the given parser text (no fields file).
+fn inline(parser: &str) -> Format {
+    Format::load(
+        &FormatFiles {
+            slug: "inline".into(),
+            parser: SourceFile {
+                path: "inline/ingest/parser.yml".into(),
+                text: parser.into(),
+            },
+            fields: None,
+            manifest: None,
+        },
+        &LoadOptions::default(),
+    )
+    .unwrap()
+}
+
+/// Reads of a stage layer: the stage's own writes only (not another stage's, not
+/// undone by `delete`), Undefined or an error where the interpreter's walk gives
+/// them, in a parser's templated properties and in templates.
+const STAGE_LAYERS: &str = r#"
+pipeline:
+  - name: kv
+    external:
+      name: kv.parse-kv
+  - name: s
+    filter: "{{ kv.message.skip != 'y' }}"
+  - name: t
+  - name: g
+    external:
+      name: grok.case_match
+      properties:
+        input_field: "{{ kv.message.m }}"
+        pattern_key: "{{ s.event.code }}"
+        patterns:
+          A: "%{WORD:w} %{INT:n}"
+          B: "%{GREEDYDATA:all}"
+          "Ä": "%{WORD:w}"
+  - name: d
+    external:
+      name: date.parse
+      properties:
+        input_field: "{{ kv.message.ts }}"
+        timezone: "{{ s.zone }}"
+  - name: u
+stages:
+  s:
+    actions:
+      - set:
+          event.code: "{{ kv.message.c }}"
+          event.kind: "{{ kv.message.k }}"
+          zone: "{{ kv.message.tz }}"
+      - filter: "{{ kv.message.del == 'y' }}"
+        delete: [event.code]
+      - set:
+          a.mid: "{{ s.event.code }}"
+  t:
+    actions:
+      - filter: "{{ kv.message.over == 'y' }}"
+        set:
+          event.code: B
+          event.kind: other
+  u:
+    actions:
+      - set:
+          a.seen: "{{ s.event.code }}"
+          a.final: "{{ final.event.code }}"
+          a.kind: "{{ s.event.kind if s.event.kind is defined else 'none' }}"
+          a.event: "{{ s.event is defined }}"
+          a.other: "{{ s.other.x }}"
+          a.top: "{{ s.top | default('no top') }}"
+          a.t: "{{ t.event.kind | default('t wrote nothing') }}"
+          a.w: "{{ g.message.w }}"
+          a.n: "{{ g.message.n }}"
+          a.all: "{{ g.message.all }}"
+          a.date: "{{ d.message }}"
+          # Fields read both as values and for presence: two registers each.
+          a.c_defined: "{{ kv.message.c is defined }}"
+          a.w_defined: "{{ g.message.w is defined }}"
+"#;
+
+const STAGE_LINES: &[&str] = &[
+    "c=A m=\"x 12\"",
+    "c=A m=\"x y\"",
+    "c=B m=\"any thing\" k=kind",
+    "c=Z m=\"x 12\"",
+    "m=\"x 12\"",
+    "c= m=\"x 12\"",
+    "c=None m=\"x 12\"",
+    // (`delete` keeps `event` alive here: an object it empties is another matter.)
+    "c=A m=\"x 12\" del=y k=kept",
+    "c=A m=\"x 12\" over=y",
+    "c=A m=\"x 12\" skip=y",
+    "c=A c=B m=\"x 12\"",
+    "c=Ä m=\"été\"",
+    "c=[1] m=\"x 12\"",
+    "c=A m=\"x 12\" ts=\"2024-01-02 03:04:05\" tz=Europe/Paris",
+    "c=A m=\"x 12\" ts=\"2024-01-02 03:04:05\" tz=Nowhere",
+    "c=A m=\"x 12\" ts=\"2024-01-02 03:04:05\"",
+    "c=A ts=bad",
+    "k=only",
+    "no pairs",
+    "",
+];
+
+#[test]
+fn stage_layers_are_planned_as_the_stage_writes_them() {
+    let planned = inline(STAGE_LAYERS);
+    assert!(planned.is_planned(), "{:?}", planned.plan_refusal());
+    let interpreted = inline(STAGE_LAYERS).interpreted_only();
+    let mut checked = 0;
+    for line in STAGE_LINES {
+        if let Some(d) = differs(&planned, &interpreted, line) {
+            panic!("{d}");
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, STAGE_LINES.len());
+    // The lines reach the stage's layer: a key read from it picks the pattern.
+    let event = interpreted.parse_message(STAGE_LINES[0], now()).unwrap();
+    let a = event.as_map().unwrap().get("a").unwrap().as_map().unwrap();
+    assert_eq!(a.get("w"), Some(&Value::from("x")));
+    assert_eq!(a.get("seen"), Some(&Value::from("A")));
+}
+
+/// What the plan cannot hold is refused with a reason, and the format runs
+/// interpreted: here a parser's key is a whole object of a stage layer.
 #[test]
 fn the_interpreted_format_says_why() {
-    let format = intake_formats::builtin("pulse-connect-secure").unwrap();
+    let parser = STAGE_LAYERS.replace(
+        r#"pattern_key: "{{ s.event.code }}""#,
+        r#"pattern_key: "{{ s.event }}""#,
+    );
+    assert_ne!(parser, STAGE_LAYERS);
+    let format = inline(&parser);
     let refusal = format.plan_refusal().unwrap_or_default();
-    assert!(refusal.contains("templated properties"), "{refusal:?}");
+    assert!(refusal.contains("templated property"), "{refusal:?}");
+    let event = format.parse_message(STAGE_LINES[0], now()).unwrap();
+    assert!(event.as_map().unwrap().contains_key("a"));
 }
 
 /// Azure records off the usual path: a mapping or a number where the tuple is
@@ -201,9 +345,49 @@ fn azure_nsg_flow_logs() {
     check("azure-nsg-flow-logs", &messages);
 }
 
+/// Pulse lines off the usual path: the key of `details` (`common.event.code`)
+/// missing, empty, unknown or without a pattern; values quoted, escaped, empty,
+/// repeated or not ASCII; message text that is a container literal or has no code.
+const PULSE_EDGES: &[&str] = &[
+    // No `msg`, an empty one, one without a colon, one that is only a colon.
+    r#"id=firewall time="2023-10-20 06:55:30" pri=6 fw=10.0.0.1 vpn=V user=u src=10.0.0.2"#,
+    r#"id=firewall time="2023-10-20 06:55:30" fw=10.0.0.1 msg="""#,
+    r#"id=firewall time="2023-10-20 06:55:30" fw=10.0.0.1 msg=noop"#,
+    r#"id=firewall time="2023-10-20 06:55:30" fw=10.0.0.1 msg=":""#,
+    r#"id=firewall time="2023-10-20 06:55:30" fw=10.0.0.1 msg=": no code""#,
+    r#"id=firewall msg="None: the code is None""#,
+    // Codes: unknown, known without a pattern, not matching their pattern.
+    r#"id=firewall fw=10.0.0.1 msg="XYZ00000: unknown code""#,
+    r#"id=firewall fw=10.0.0.1 user=bob msg="AUT23457: Login failed""#,
+    r#"id=firewall fw=10.0.0.1 msg="AUT24604: not the expected wording""#,
+    r#"id=firewall fw=10.0.0.1 msg="AUT20920: Connection from IP 10.1.2.3 not authenticated yet (URL=/a?b=1)""#,
+    r#"id=firewall fw=10.0.0.1 msg="AUT24803: Host Checker policy 'P 1' passed on host 'host.example.com' address 'aa-bb' for user 'u'.""#,
+    r#"id=firewall fw=10.0.0.1 msg="AUT24804: Host Checker policy 'P' failed on host '10.9.8.7' address '' for user 'u' reason 'n\'est pas installé'.""#,
+    r#"id=firewall fw=10.0.0.1 msg="SYS20704: Sending Unknown SNMP trap to 10.2.2.2:162""#,
+    // Message text that reads as a container literal, with commas.
+    r#"id=firewall fw=10.0.0.1 msg="[1, 2]: x, y""#,
+    r#"id=firewall fw=10.0.0.1 msg="AUT1: (1, 2)""#,
+    r#"id=firewall fw=10.0.0.1 msg="AUT1:[3]""#,
+    r#"id=firewall fw=10.0.0.1 msg="1,2: three""#,
+    // Escapes, spaces, single quotes, non-ASCII, control characters.
+    r#"id=firewall fw=10.0.0.1 user="dom\\us er" realm='R 1' msg='AUT2: it\'s "quoted"'"#,
+    "id=firewall fw=10.0.0.1 vpn=Été msg=\"ÄUT1: ünïcode\u{1}\"",
+    "id=firewall\tfw=10.0.0.1\u{2003}vpn=V msg=\"AUT3: wide  space\"",
+    // Duplicate keys (the last wins), empty and missing addresses, IPv6, roles.
+    r#"id=firewall fw=10.0.0.1 fw=10.0.0.9 msg="A: 1" msg="B: 2""#,
+    r#"id=firewall fw= src= dst=::1 roles="a,b, c" msg="AUT4: x""#,
+    r#"id=firewall fw=not-ip src=2001:db8::0:1 dst=1.2.3 roles=r msg="AUT4: x""#,
+    r#"id=firewall ivs=Default Network user=System type=mgmt proto=auth msg="AUT5: a" extra words"#,
+    // Not this format: no pair, nothing at all.
+    "no pairs here",
+    "",
+    "=",
+];
+
 #[test]
 fn pulse_connect_secure() {
     let mut messages = case_messages("pulse-connect-secure");
     messages.extend(lines_of("benches/data/pulse.log"));
+    messages.extend(PULSE_EDGES.iter().map(|s| s.to_string()));
     check("pulse-connect-secure", &messages);
 }

@@ -2,15 +2,18 @@
 //! match it like `grok.match`. Every pattern is compiled once, up front. A key
 //! without a pattern is a silent failure that creates no layer.
 
+use std::sync::Arc;
+
 use super::grok::Grok;
-use super::{Failure, Parser, Props, input_text, is_template};
-use crate::template::{Env, Scope, Template, py_str};
-use crate::value::Value;
+use super::{Failure, Parser, Props, Rebound, input_text, is_template};
+use crate::template::{Binder, Env, Scope, Template, py_str};
+use crate::value::{Str, Value};
 
 #[derive(Debug)]
 pub(crate) struct CaseMatch {
     key: Key,
-    patterns: Vec<(String, Grok)>,
+    /// Shared with rebound copies (see [`Parser::rebind`]).
+    patterns: Arc<[(String, Grok)]>,
 }
 
 #[derive(Debug)]
@@ -39,12 +42,15 @@ impl CaseMatch {
                 .map_err(|e| props.bad("patterns", &format!("entry {k:?}: {e}")))?;
             patterns.push((k, grok));
         }
-        Ok(CaseMatch { key, patterns })
+        Ok(CaseMatch {
+            key,
+            patterns: patterns.into(),
+        })
     }
 
-    fn key(&self, env: &Env) -> Result<String, Failure> {
+    fn key(&self, env: &Env) -> Result<Str, Failure> {
         match &self.key {
-            Key::Constant(k) => Ok(k.clone()),
+            Key::Constant(k) => Ok(Str::from(k.as_str())),
             Key::Template(t) => {
                 let v = match t.constant() {
                     Some(v) => v.clone(),
@@ -56,7 +62,11 @@ impl CaseMatch {
                         Err(e) => return Err(Failure::Invalid(format!("pattern_key: {}", e.0))),
                     },
                 };
-                Ok(py_str(&v))
+                // Text is its own `str()`: kept as it is.
+                Ok(match v {
+                    Value::Str(s) => s,
+                    v => Str::from(py_str(&v)),
+                })
             }
         }
     }
@@ -64,13 +74,25 @@ impl CaseMatch {
 
 impl Parser for CaseMatch {
     fn reads_layers(&self) -> bool {
-        // Conservative: a templated property may read any layer.
-        true
+        matches!(self.key, Key::Template(_))
+    }
+
+    fn rebind(&self, bind: &mut Binder) -> Rebound {
+        let Key::Template(t) = &self.key else {
+            return Rebound::Unchanged;
+        };
+        match t.rebind(bind) {
+            Some(t) => Rebound::Copy(Box::new(CaseMatch {
+                key: Key::Template(t),
+                patterns: self.patterns.clone(),
+            })),
+            None => Rebound::Refused,
+        }
     }
 
     fn parse(&self, input: &Value, env: &Env) -> Result<Value, Failure> {
         let key = self.key(env)?;
-        let Some((_, grok)) = self.patterns.iter().find(|(k, _)| *k == key) else {
+        let Some((_, grok)) = self.patterns.iter().find(|(k, _)| *k == key.as_str()) else {
             return Err(Failure::Invalid(format!("no pattern for key {key:?}")));
         };
         let text = input_text(input)?;

@@ -3,9 +3,9 @@
 //! values only; any other format is strptime syntax. `timezone` (a constant or a
 //! template) applies to values that carry no offset.
 
-use super::{Failure, Parser, Props, input_text, is_template};
+use super::{Failure, Parser, Props, Rebound, input_text, is_template};
 use crate::datetime::{self, Zone};
-use crate::template::{Env, Scope, Template};
+use crate::template::{Binder, Env, Scope, Template};
 use crate::value::Value;
 
 #[derive(Debug)]
@@ -14,7 +14,7 @@ pub(crate) struct DateParse {
     timezone: Tz,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Format {
     Auto,
     Epoch,
@@ -75,8 +75,20 @@ impl DateParse {
 
 impl Parser for DateParse {
     fn reads_layers(&self) -> bool {
-        // Conservative: a templated property may read any layer.
-        true
+        matches!(self.timezone, Tz::Template(_))
+    }
+
+    fn rebind(&self, bind: &mut Binder) -> Rebound {
+        let Tz::Template(t) = &self.timezone else {
+            return Rebound::Unchanged;
+        };
+        match t.rebind(bind) {
+            Some(t) => Rebound::Copy(Box::new(DateParse {
+                format: self.format.clone(),
+                timezone: Tz::Template(t),
+            })),
+            None => Rebound::Refused,
+        }
     }
 
     fn parse(&self, input: &Value, env: &Env) -> Result<Value, Failure> {

@@ -10,8 +10,11 @@ mod dsv;
 pub mod grok;
 mod json;
 mod kv;
+mod names;
 
-use crate::template::{Env, Scope};
+pub use names::Names;
+
+use crate::template::{Binder, Env, Scope};
 use crate::value::{Map, Str, Value};
 
 /// Why a parser produced nothing. Both are silent per SPEC §2.0; they differ only
@@ -28,10 +31,20 @@ pub trait Parser: Send + Sync + std::fmt::Debug {
     fn parse(&self, input: &Value, env: &Env) -> Result<Value, Failure>;
 
     /// Whether parsing reads layers through templated properties (a time zone or a
-    /// key given as a template). Executors that do not keep layers as maps skip such
-    /// parsers.
+    /// key given as a template).
     fn reads_layers(&self) -> bool {
         false
+    }
+
+    /// This parser for an executor that keeps the paths templates read in registers
+    /// instead of layer maps: its templated properties rebound through `bind` (see
+    /// [`crate::template::Template::rebind`]). The default suits parsers without any.
+    fn rebind(&self, _bind: &mut Binder) -> Rebound {
+        if self.reads_layers() {
+            Rebound::Refused
+        } else {
+            Rebound::Unchanged
+        }
     }
 
     /// The field names of a parser whose output is always a flat mapping of text
@@ -47,6 +60,34 @@ pub trait Parser: Send + Sync + std::fmt::Debug {
     fn split_spans(&self, _text: &str, _spans: &mut Vec<(u32, u32)>) -> Option<()> {
         None
     }
+
+    /// Whether [`Parser::find_spans`] can answer: the output is always a flat mapping
+    /// of text fields, each a slice of the input text (kv pairs).
+    fn finds_spans(&self) -> bool {
+        false
+    }
+
+    /// The fields `names` of the output for `text`, as byte ranges of it, instead of
+    /// building the mapping: `spans[i]` for name `i`, `None` when absent. `None`
+    /// when this input needs the general path ([`Parser::parse`]), e.g. to fail.
+    fn find_spans(
+        &self,
+        _text: &str,
+        _names: &Names,
+        _spans: &mut [Option<(u32, u32)>],
+    ) -> Option<()> {
+        None
+    }
+}
+
+/// What [`Parser::rebind`] gives.
+pub enum Rebound {
+    /// The parser reads no layer: it runs as it is.
+    Unchanged,
+    /// A copy whose templated properties read registers.
+    Copy(Box<dyn Parser>),
+    /// A property reads a path the binder refused.
+    Refused,
 }
 
 /// Compiles the external `name` (e.g. `kv.parse-kv`) with its properties. Unknown

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use crate::append::{append, append_quoted};
 use crate::datetime::{self, Timestamp};
 use crate::enrich;
-use crate::externals::Failure;
+use crate::externals::{Failure, Names, Parser, Rebound};
 use crate::json::{self, write_json, write_json_str};
 use crate::scan;
 use crate::taxonomy::FieldType;
@@ -66,6 +66,10 @@ enum Reg {
         parent: Option<Range>,
         last_is_missing: bool,
     },
+    /// A path into the layer of action stage `stage`, which holds what the stage
+    /// wrote: `reg` is a `Leaf`, `Object` or `Missing` read from the stage's copy of
+    /// the fields (`State::mirrors`) instead of the event's.
+    Stage { stage: u32, reg: Box<Reg> },
 }
 
 /// Bytes `lo..hi` of the event's message.
@@ -152,6 +156,9 @@ enum PValue {
 
 struct PTarget {
     out: u32,
+    /// The field's slot in the copy of the stage writing it, when that stage's layer
+    /// is read (see `Reg::Stage`).
+    mirror: Option<u32>,
     dotted: String,
     ty: FieldType,
     /// The field may hold a mapping (see `Layout::nested`).
@@ -173,6 +180,8 @@ enum Direct {
     /// A template that reads one register, applied by the plan itself when the
     /// register holds text of the message (see [`template::Direct`]).
     Text(template::Direct, u32),
+    /// A piece of a register's text ([`template::Cut`]), likewise.
+    Cut(template::Cut, u32),
 }
 
 struct PAssign {
@@ -213,6 +222,8 @@ enum PStep {
     External {
         /// Index of the step in the program (parser, output field, flags).
         step: usize,
+        /// The parser with its templated properties reading registers, if it has any.
+        rebound: Option<Box<dyn Parser>>,
         filter: Option<PFilter>,
         input: PInput,
         /// The layer's registers (all `Reg::Layer` of its slot).
@@ -220,11 +231,25 @@ enum PStep {
         /// Column position → register, when the parser splits into named fields and
         /// every register of the layer is one of its fields.
         columns: Option<Vec<Option<u32>>>,
+        /// When every register of the layer reads a field of the output (`[output
+        /// field, name]`): the names, and each register with its name's position.
+        /// The fields then go to their registers as the parser gives them (spans
+        /// from `Parser::find_spans`, or the values of an output mapping).
+        named: Option<Box<Named>>,
     },
     Actions {
         filter: Option<PFilter>,
+        /// The stage's number when its layer is read (`Reg::Stage`).
+        stage: Option<u32>,
         actions: Vec<PAction>,
     },
+}
+
+/// The fields of a parser's output that a layer's registers read.
+struct Named {
+    names: Names,
+    /// Each register, after the position of its name.
+    regs: Vec<(u32, u32)>,
 }
 
 /// One node of the output layout.
@@ -405,6 +430,8 @@ pub(crate) struct Plan {
     steps: Vec<PStep>,
     layout: Layout,
     slots: u32,
+    /// How many stage layers are read (each a copy of the slots).
+    stages: u32,
     message: u32,
     enrichments: Enrichments,
     /// Per slot, the constant every write to it is (see [`fixed_slots`]): the
@@ -419,6 +446,12 @@ struct Binder<'l> {
     index: HashMap<(usize, Vec<Str>, bool), u32>,
     /// Slots of layers produced by steps (and `original`).
     layers: Vec<usize>,
+    /// Slots of the action stages whose layers are read, by stage number.
+    stages: Vec<usize>,
+    /// The stage whose actions are being planned, if its layer is read.
+    stage: Option<u32>,
+    /// Output slots of the event (the size of one stage's copy of them).
+    slots: u32,
 }
 
 impl Binder<'_> {
@@ -432,20 +465,15 @@ impl Binder<'_> {
             return Some(r);
         }
         let reg = if slot == FINAL {
-            match self.layout.find(keys) {
-                Found::Leaf(node) => Reg::Leaf {
-                    out: self.layout.out(node),
-                    parent: self.parent_of(keys),
-                },
-                Found::Object(node) if presence && node != ROOT => Reg::Object {
-                    range: self.layout.nodes[node].range,
-                    parent: self.parent_of(keys),
-                },
-                Found::Object(_) | Found::ThroughLeaf(_) => return None,
-                Found::Missing { parent, depth } => Reg::Missing {
-                    parent: self.parent_range(parent),
-                    last_is_missing: depth + 1 == keys.len(),
-                },
+            self.field(keys, presence)?
+        } else if let Some(stage) = self.stages.iter().position(|&s| s == slot) {
+            // A stage layer has the event's shape, holding only the stage's writes.
+            if keys.is_empty() {
+                return None;
+            }
+            Reg::Stage {
+                stage: u32::try_from(stage).ok()?,
+                reg: Box::new(self.field(keys, presence)?),
             }
         } else {
             // Whole layers are maps the plan does not build.
@@ -462,6 +490,25 @@ impl Binder<'_> {
         self.regs.push(reg);
         self.index.insert((slot, keys.to_vec(), presence), id);
         Some(id)
+    }
+
+    /// The register of a final path.
+    fn field(&self, keys: &[Str], presence: bool) -> Option<Reg> {
+        Some(match self.layout.find(keys) {
+            Found::Leaf(node) => Reg::Leaf {
+                out: self.layout.out(node),
+                parent: self.parent_of(keys),
+            },
+            Found::Object(node) if presence && node != ROOT => Reg::Object {
+                range: self.layout.nodes[node].range,
+                parent: self.parent_of(keys),
+            },
+            Found::Object(_) | Found::ThroughLeaf(_) => return None,
+            Found::Missing { parent, depth } => Reg::Missing {
+                parent: self.parent_range(parent),
+                last_is_missing: depth + 1 == keys.len(),
+            },
+        })
     }
 
     /// The object holding the last key of a final path (`None`: the event itself).
@@ -517,6 +564,9 @@ impl Binder<'_> {
         match self.layout.find(&t.keys) {
             Found::Leaf(node) => Some(PTarget {
                 out: self.layout.out(node),
+                mirror: self
+                    .stage
+                    .map(|stage| stage * self.slots + self.layout.out(node)),
                 dotted: t.dotted.clone(),
                 ty: t.ty,
                 nested: self.layout.nests(node),
@@ -528,12 +578,11 @@ impl Binder<'_> {
 
 impl Plan {
     /// The plan of `program`, or why not, when the program uses something the plan
-    /// does not mirror: a stage layer that is read (the stage's writes are mirrored
-    /// into it only when the text of some template names it; the binder refuses any
-    /// read of it, which makes the mirror unobservable), a parser whose properties
-    /// are templates, a whole layer or a mutating method in a template, a mapping
-    /// written to a field, fields that overlap, or a `file.path` (split into name
-    /// and directory by the enrichments).
+    /// does not mirror: a whole layer or a mutating method in a template (or in a
+    /// parser's templated property), a path through a field, a mapping written to a
+    /// field, fields that overlap, or a `file.path` (split into name and directory
+    /// by the enrichments). A stage layer that is read is a copy of the fields the
+    /// stage writes (`Reg::Stage`).
     pub(crate) fn compile(program: &Program) -> Result<Plan, &'static str> {
         // Produced layers are tracked in a 64-bit set.
         if program.slot_count > 64 {
@@ -544,9 +593,6 @@ impl Plan {
         // Destinations first, in program order, then what the enrichments add.
         for step in &program.steps {
             match &step.kind {
-                StepKind::External { parser, .. } if parser.reads_layers() => {
-                    return Err("a parser has templated properties");
-                }
                 StepKind::External { .. } => {}
                 StepKind::Actions { actions, .. } => {
                     for (target, value) in actions.iter().flat_map(targets) {
@@ -571,11 +617,28 @@ impl Plan {
             StepKind::External { .. } => Some(s.slot),
             StepKind::Actions { .. } => None,
         }));
+        // The stage layers some template names (a step name may repeat: one layer).
+        let mut stages = Vec::new();
+        for step in &program.steps {
+            if let StepKind::Actions {
+                keep_layer: true, ..
+            } = step.kind
+                && !stages.contains(&step.slot)
+            {
+                if layers.contains(&step.slot) {
+                    return Err("a parser and a stage whose layer is read share a name");
+                }
+                stages.push(step.slot);
+            }
+        }
         let mut binder = Binder {
             layout: &layout,
             regs: Vec::new(),
             index: HashMap::new(),
             layers,
+            stages,
+            stage: None,
+            slots,
         };
         let mut lowering = Lowering {
             program,
@@ -586,8 +649,15 @@ impl Plan {
         for (index, step) in program.steps.iter().enumerate() {
             let filter = binder.filter(&step.filter).ok_or(REBIND)?;
             steps.push(match &step.kind {
-                StepKind::External { input, .. } => PStep::External {
+                StepKind::External { input, parser, .. } => PStep::External {
                     step: index,
+                    rebound: match parser
+                        .rebind(&mut |slot, keys, usage| binder.bind(slot, keys, usage))
+                    {
+                        Rebound::Unchanged => None,
+                        Rebound::Copy(p) => Some(p),
+                        Rebound::Refused => return Err(PROPERTY),
+                    },
                     filter,
                     input: match input {
                         Input::Path(p) => PInput::Reg(
@@ -599,17 +669,30 @@ impl Plan {
                     },
                     regs: Vec::new(),
                     columns: None,
+                    named: None,
                 },
-                StepKind::Actions { actions, .. } => PStep::Actions {
-                    filter,
-                    actions: actions
+                StepKind::Actions { actions, .. } => {
+                    binder.stage = binder
+                        .stages
                         .iter()
-                        .map(|a| plan_action(&mut binder, &mut lowering, a))
-                        .collect::<Option<_>>()
-                        .ok_or("an action reads a whole layer or an object, or writes a mapping")?,
-                },
+                        .position(|&s| s == step.slot)
+                        .map(|s| s as u32);
+                    PStep::Actions {
+                        filter,
+                        stage: binder.stage,
+                        actions: actions
+                            .iter()
+                            .map(|a| plan_action(&mut binder, &mut lowering, a))
+                            .collect::<Option<_>>()
+                            .ok_or(
+                                "an action reads a whole layer or an object, or writes a mapping",
+                            )?,
+                    }
+                }
             });
+            binder.stage = None;
         }
+        let stages = binder.stages.len() as u32;
         let regs = binder.regs;
         // Each layer's registers, and the column shortcut where every one is a column.
         for pstep in &mut steps {
@@ -617,6 +700,7 @@ impl Plan {
                 step,
                 regs: own,
                 columns,
+                named,
                 ..
             } = pstep
             else {
@@ -652,6 +736,31 @@ impl Plan {
                 }
                 Some(by_column)
             });
+            *named = (|| {
+                // A field read both as a value and for presence has two registers.
+                let mut names: Vec<Str> = Vec::with_capacity(own.len());
+                let mut by_reg = Vec::with_capacity(own.len());
+                for &r in own.iter() {
+                    let Reg::Layer { keys, .. } = &regs[r as usize] else {
+                        return None;
+                    };
+                    let [field, name] = keys.as_slice() else {
+                        return None;
+                    };
+                    if field != output_field {
+                        return None;
+                    }
+                    let at = names.iter().position(|n| n == name).unwrap_or_else(|| {
+                        names.push(name.clone());
+                        names.len() - 1
+                    });
+                    by_reg.push((u32::try_from(at).ok()?, r));
+                }
+                Some(Box::new(Named {
+                    names: Names::new(names),
+                    regs: by_reg,
+                }))
+            })();
         }
         let width_hint = layout.nodes.iter().map(|n| n.key_json.len() + 24).sum();
         // The event is only a message: `original.message` is its text, another key
@@ -687,6 +796,7 @@ impl Plan {
             message: layout.out(message),
             layout,
             slots,
+            stages,
             enrichments,
         })
     }
@@ -758,6 +868,8 @@ fn fixed_slots(
 }
 
 const REBIND: &str = "a template reads a whole layer or an object of the event as a value";
+const PROPERTY: &str =
+    "a parser's templated property reads a whole layer or an object of the event as a value";
 
 /// The destinations of an action, with the value a `set` writes there.
 fn targets(action: &Action) -> Vec<(&Target, Option<&ValueTpl>)> {
@@ -825,6 +937,10 @@ struct Lowering<'p> {
 impl Lowering<'_> {
     fn direct(&mut self, regs: &[Reg], target: &PTarget, value: &PValue) -> Option<Direct> {
         if let PValue::Tpl(Some(t)) = value {
+            if let Some((cut, reg)) = t.cut() {
+                return matches!(regs.get(reg as usize), Some(Reg::Layer { .. }))
+                    .then_some(Direct::Cut(cut, reg));
+            }
             let (op, reg) = t.direct()?;
             return matches!(regs.get(reg as usize), Some(Reg::Layer { .. }))
                 .then_some(Direct::Text(op, reg));
@@ -1080,6 +1196,14 @@ struct State {
     held_cache: Vec<OnceCell<Value>>,
     out_cache: Vec<OnceCell<Value>>,
     cached: std::cell::Cell<bool>,
+    /// Each read stage layer's copy of the output fields, holding what the stage
+    /// wrote (`Reg::Stage`), the values made of them when read, and bit `i` set
+    /// once stage `i` ran (its layer exists).
+    mirrors: Vec<Out>,
+    mirror_cache: Vec<OnceCell<Value>>,
+    ran: u64,
+    /// Field values found by name (`Parser::find_spans`).
+    found: Vec<Option<(u32, u32)>>,
     skeletons: Vec<Skeleton>,
     /// The skeleton replaced next when all are taken.
     victim: usize,
@@ -1090,7 +1214,7 @@ thread_local! {
 }
 
 impl State {
-    fn reset(&mut self, regs: usize, slots: usize) {
+    fn reset(&mut self, regs: usize, slots: usize, mirrors: usize) {
         // The same plan runs event after event: the sizes rarely change.
         if self.held.len() == regs && self.outs.len() == slots {
             self.held.fill(Held::Absent);
@@ -1113,6 +1237,15 @@ impl State {
             self.out_cache.clear();
             self.out_cache.resize_with(slots, OnceCell::new);
         }
+        if mirrors > 0 || !self.mirrors.is_empty() {
+            self.mirrors.clear();
+            self.mirrors.resize(mirrors, Out::None);
+            if cached || self.mirror_cache.len() != mirrors {
+                self.mirror_cache.clear();
+                self.mirror_cache.resize_with(mirrors, OnceCell::new);
+            }
+        }
+        self.ran = 0;
     }
 
     /// Keeps `value` for this event; `Held::Value` and `Out::Value` point to it.
@@ -1121,6 +1254,7 @@ impl State {
         (self.values.len() - 1) as u32
     }
 
+    #[inline(always)]
     fn set(&mut self, slot: u32, out: Out) {
         self.outs[slot as usize] = out;
         if let Some(bit) = 1u128.checked_shl(slot) {
@@ -1133,6 +1267,33 @@ impl State {
         if self.cached.get() {
             self.out_cache[slot as usize].take();
         }
+    }
+
+    /// Writes a field, and the copy of the stage writing it when there is one.
+    #[inline(always)]
+    fn write(&mut self, target: &PTarget, out: Out) {
+        self.set(target.out, out);
+        if let Some(m) = target.mirror {
+            self.mirrors[m as usize] = out;
+            if self.cached.get() {
+                self.mirror_cache[m as usize].take();
+            }
+        }
+    }
+
+    /// Whether a slot of stage `stage`'s copy of `range` holds a value.
+    fn mirror_any(&self, stage: u32, slots: u32, range: Range) -> bool {
+        let base = (stage * slots) as usize;
+        self.mirrors[base + range.lo as usize..base + range.hi as usize]
+            .iter()
+            .any(|o| !matches!(o, Out::None))
+    }
+
+    /// Whether the object `parent` exists in stage `stage`'s layer (`None`: the
+    /// layer itself, which exists once the stage ran).
+    fn mirror_exists(&self, stage: u32, slots: u32, parent: Option<Range>) -> bool {
+        self.ran & 1u64.checked_shl(stage).unwrap_or(0) != 0
+            && parent.is_none_or(|r| self.mirror_any(stage, slots, r))
     }
 
     fn put(&mut self, slot: u32, value: Value) {
@@ -1225,6 +1386,11 @@ impl TextRegisters for View<'_> {
                 parent,
                 last_is_missing,
             } => (*last_is_missing && state.exists(*parent)).then_some(false),
+            Reg::Stage { stage, reg } => match self.staged(*stage, reg) {
+                Bound::Absent => None,
+                Bound::Undefined => Some(false),
+                Bound::Value(_) => Some(true),
+            },
         }
     }
 }
@@ -1263,7 +1429,55 @@ impl<'a> View<'a> {
                 Out::Const(i) => self.plan.consts[i as usize].0.as_str(),
                 Out::None | Out::Cased(..) | Out::Int(_) | Out::Epoch(_) | Out::Json(..) => None,
             },
+            Reg::Stage { stage, reg } => match &**reg {
+                Reg::Leaf { out, .. } => match self.state.mirrors[self.mirror(*stage, *out)] {
+                    Out::Text(span) => Some(span.of(message)),
+                    Out::Value(i) => self.state.values[i as usize].as_str(),
+                    Out::Const(i) => self.plan.consts[i as usize].0.as_str(),
+                    _ => None,
+                },
+                _ => None,
+            },
             Reg::Object { .. } | Reg::Missing { .. } => None,
+        }
+    }
+
+    fn mirror(&self, stage: u32, out: u32) -> usize {
+        (stage * self.plan.slots + out) as usize
+    }
+
+    /// A path of stage `stage`'s layer (`reg` as described in `Reg::Stage`).
+    fn staged(&self, stage: u32, reg: &Reg) -> Bound<'a> {
+        let state = self.state;
+        let slots = self.plan.slots;
+        match reg {
+            Reg::Leaf { out, parent } => {
+                let m = self.mirror(stage, *out);
+                match state.mirrors[m] {
+                    Out::None if state.mirror_exists(stage, slots, *parent) => Bound::Undefined,
+                    Out::None => Bound::Absent,
+                    Out::Const(i) => Bound::Value(&self.plan.consts[i as usize].0),
+                    Out::Value(i) => Bound::Value(&state.values[i as usize]),
+                    out => Bound::Value(state.mirror_cache[m].get_or_init(|| {
+                        state.cached.set(true);
+                        out.value(self.plan, state, self.message)
+                    })),
+                }
+            }
+            Reg::Object { range, parent } => {
+                if state.mirror_any(stage, slots, *range) {
+                    Bound::Value(&PRESENT)
+                } else if state.mirror_exists(stage, slots, *parent) {
+                    Bound::Undefined
+                } else {
+                    Bound::Absent
+                }
+            }
+            Reg::Missing {
+                parent,
+                last_is_missing,
+            } if *last_is_missing && state.mirror_exists(stage, slots, *parent) => Bound::Undefined,
+            _ => Bound::Absent,
         }
     }
 }
@@ -1309,7 +1523,20 @@ impl Registers for View<'_> {
                     Bound::Absent
                 }
             }
+            Reg::Stage { stage, reg } => self.staged(*stage, reg),
         }
+    }
+}
+
+/// The register a template copies, when it holds message text that is no container
+/// literal: the template's value is then the register's (see [`template::Direct`]).
+fn copied_text(t: &PTpl, state: &State, message: &str) -> Option<u32> {
+    let (template::Direct::Copy, r) = t.as_ref()?.direct()? else {
+        return None;
+    };
+    match state.held.get(r as usize)? {
+        Held::Text(span) if !may_be_container(span.of(message), state.comma) => Some(r),
+        _ => None,
     }
 }
 
@@ -1471,7 +1698,11 @@ impl Plan {
         now: Timestamp,
         out: &mut Vec<u8>,
     ) -> Planned {
-        state.reset(self.regs.len(), self.slots as usize);
+        state.reset(
+            self.regs.len(),
+            self.slots as usize,
+            (self.stages * self.slots) as usize,
+        );
         let (comma, escape) = scan::comma_and_escape(message.as_bytes());
         state.comma = comma;
         state.plain = !escape;
@@ -1493,10 +1724,12 @@ impl Plan {
             match pstep {
                 PStep::External {
                     step,
+                    rebound,
                     filter,
                     input,
                     regs,
                     columns,
+                    named,
                 } => {
                     let step = &program.steps[*step];
                     let StepKind::External {
@@ -1509,6 +1742,7 @@ impl Plan {
                     else {
                         continue;
                     };
+                    let parser = rebound.as_deref().unwrap_or(&**parser);
                     if !self.passes(filter, state, message, now) {
                         continue;
                     }
@@ -1545,6 +1779,42 @@ impl Plan {
                             continue;
                         }
                     }
+                    // Fast path: fields of the message found by name, straight into
+                    // registers as spans; the names not found are undefined.
+                    if let (Some(named), PInput::Reg(r)) = (named, input)
+                        && parser.finds_spans()
+                        && let Held::Text(span) = state.held[*r as usize]
+                    {
+                        let Named {
+                            names,
+                            regs: by_reg,
+                        } = &**named;
+                        let text = span.of(message);
+                        if text.is_empty() {
+                            continue;
+                        }
+                        let mut found = std::mem::take(&mut state.found);
+                        found.clear();
+                        found.resize(names.len(), None);
+                        let fast = parser.find_spans(text, names, &mut found).is_some();
+                        if fast {
+                            for &(at, r) in by_reg {
+                                state.held[r as usize] = match found[at as usize] {
+                                    Some((lo, hi)) => Held::Text(Span {
+                                        lo: span.lo + lo,
+                                        hi: span.lo + hi,
+                                    }),
+                                    None => Held::Undefined,
+                                };
+                            }
+                        }
+                        state.found = found;
+                        if fast {
+                            produced |= bit;
+                            parsed |= *is_parser;
+                            continue;
+                        }
+                    }
                     // Buffers for splitting other text, taken out of the state so that
                     // the input may borrow it (a skipped step only costs new ones).
                     let mut spans = std::mem::take(&mut state.spans);
@@ -1565,10 +1835,17 @@ impl Plan {
                             Bound::Value(v) => Some(v),
                             _ => None,
                         },
-                        PInput::Tpl(t) => {
-                            owned = eval(t, &env);
-                            owned.as_ref()
-                        }
+                        PInput::Tpl(t) => match copied_text(t, view.state, message) {
+                            // The register's own value: no copy to make.
+                            Some(r) => match view.get(r) {
+                                Bound::Value(v) => Some(v),
+                                _ => None,
+                            },
+                            None => {
+                                owned = eval(t, &env);
+                                owned.as_ref()
+                            }
+                        },
                     };
                     let value = match value {
                         Some(v) if !matches!(v, Value::Null) && v.as_str() != Some("") => v,
@@ -1607,6 +1884,34 @@ impl Plan {
                         continue;
                     }
                     let layer = match parser.parse(value, &env) {
+                        Ok(Value::Map(output)) if named.is_some() => {
+                            parsed |= *is_parser;
+                            state.spans = spans;
+                            state.fields = fields;
+                            // The fields read, moved to their registers; the others
+                            // are undefined, as in the mapping.
+                            let Some(Named {
+                                names,
+                                regs: by_reg,
+                            }) = named.as_deref()
+                            else {
+                                continue;
+                            };
+                            for &(_, r) in by_reg {
+                                state.held[r as usize] = Held::Undefined;
+                            }
+                            for (key, value) in output {
+                                let Some(at) = names.find(&key) else { continue };
+                                let v = state.keep(value);
+                                for &(a, r) in by_reg {
+                                    if a as usize == at {
+                                        state.held[r as usize] = Held::Value(v);
+                                    }
+                                }
+                            }
+                            produced |= bit;
+                            continue;
+                        }
                         Ok(result) => {
                             parsed |= *is_parser;
                             let mut layer = Map::with_capacity(1);
@@ -1628,9 +1933,16 @@ impl Plan {
                     }
                     produced |= bit;
                 }
-                PStep::Actions { filter, actions } => {
+                PStep::Actions {
+                    filter,
+                    stage,
+                    actions,
+                } => {
                     if !self.passes(filter, state, message, now) {
                         continue;
+                    }
+                    if let Some(stage) = stage {
+                        state.ran |= 1u64.checked_shl(*stage).unwrap_or(0);
                     }
                     for action in actions {
                         if self.action(program, action, state, message, now).is_none() {
@@ -1681,13 +1993,36 @@ impl Plan {
         match &action.kind {
             PKind::Set(assigns) => {
                 for assign in assigns {
-                    match assign.direct {
+                    match &assign.direct {
                         Some(Direct::Const(None)) => continue,
-                        Some(Direct::Const(Some(i))) => {
-                            state.set(assign.target.out, Out::Const(i));
+                        &Some(Direct::Const(Some(i))) => {
+                            state.write(&assign.target, Out::Const(i));
                             continue;
                         }
-                        Some(Direct::Text(op, reg)) => match state.held[reg as usize] {
+                        Some(Direct::Cut(cut, reg)) => match state.held[*reg as usize] {
+                            // `split` of an absent or undefined register fails.
+                            Held::Absent | Held::Undefined => continue,
+                            Held::Value(_) | Held::In(_) => {}
+                            Held::Text(span) => {
+                                let (lo, hi) = cut.range(span.of(message));
+                                let piece = Span {
+                                    lo: span.lo + lo as u32,
+                                    hi: span.lo + hi as u32,
+                                };
+                                let text = piece.of(message);
+                                if !may_be_container(text, state.comma) {
+                                    self.assign_text(
+                                        program,
+                                        state,
+                                        &assign.target,
+                                        (piece, text),
+                                        now,
+                                    )?;
+                                    continue;
+                                }
+                            }
+                        },
+                        &Some(Direct::Text(op, reg)) => match state.held[reg as usize] {
                             // These shapes give nothing on an absent or undefined
                             // register (an error, Undefined or ""): nothing is written.
                             Held::Absent | Held::Undefined => continue,
@@ -1761,7 +2096,7 @@ impl Plan {
                             None => table.fallback,
                         };
                         if let Some(i) = hit {
-                            state.set(target.out, Out::Const(i));
+                            state.write(target, Out::Const(i));
                         }
                         continue;
                     }
@@ -2138,12 +2473,14 @@ impl Plan {
         if !target.nested && !is_flat(&value) {
             return None;
         }
-        state.put(target.out, value);
+        let i = state.keep(value);
+        state.write(target, Out::Value(i));
         Some(())
     }
 
     /// [`Plan::assign`] of text of the message, typed without a [`Value`] where the
     /// field's type allows.
+    #[inline(always)]
     fn assign_text(
         &self,
         program: &Program,
@@ -2169,7 +2506,7 @@ impl Plan {
             },
             _ => return self.assign(program, state, target, Some(Value::from(text)), now),
         };
-        state.set(target.out, typed);
+        state.write(target, typed);
         Some(())
     }
 }
@@ -2191,7 +2528,7 @@ impl Plan {
             return Some(());
         }
         if target.ty == FieldType::Keyword {
-            state.set(target.out, Out::Cased(span, case));
+            state.write(target, Out::Cased(span, case));
             return Some(());
         }
         let value = Value::from(case.of(text));

@@ -10,6 +10,7 @@
 //! - [`Template::test`] evaluates it as a filter (SPEC §4.6).
 
 mod ast;
+mod cut;
 mod eval;
 mod filters;
 mod globals;
@@ -25,6 +26,7 @@ mod tests;
 mod text_test;
 mod val;
 
+pub(crate) use cut::Cut;
 pub use rebind::Binder;
 pub use text_test::{TextRegisters, TextTest};
 

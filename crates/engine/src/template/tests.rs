@@ -855,10 +855,34 @@ fn text_tests_agree_with_the_evaluator() {
         "{{ ev.a is defined or ev.c is defined }}",
         "{{ ev.c is undefined and ev.b is not undefined }}",
         "{{ ev.a is not defined }}",
+        "{{ ev.a == 'xyz' or ev.b != '7' }}",
+        "{{ ev.a is string and ev.b is not string }}",
+        "{{ ev.a | is_ipaddress }}",
+        "{{ ev.a | is_ipv4 or ev.b.strip() | is_ipv6 }}",
     ];
     let texts = [
-        "", " ", "{x", "  {x", "1 2 3", "12 3", "٣ 4 5", "abab ab", "xyz", " z ", "ab c", "é 1 2",
-        "\t{", "0", "²",
+        "",
+        " ",
+        "{x",
+        "  {x",
+        "1 2 3",
+        "12 3",
+        "٣ 4 5",
+        "abab ab",
+        "xyz",
+        " z ",
+        "ab c",
+        "é 1 2",
+        "\t{",
+        "0",
+        "²",
+        "10.0.0.1",
+        "::1",
+        "2001:db8::1",
+        " 10.0.0.1",
+        "1.2.3",
+        "01.2.3.4",
+        "fe80::1%eth0",
     ];
     let mut covered = 0;
     for src in filters {
@@ -876,7 +900,7 @@ fn text_tests_agree_with_the_evaluator() {
             .text_test()
             .unwrap_or_else(|| panic!("{src}: not a text test"));
         for a in texts {
-            for b in ["", "7", "x y", "¾"] {
+            for b in ["", "7", "x y", "¾", " ::ffff:1.2.3.4 "] {
                 for regs in [
                     Regs(vec![Some(Value::from(a)), Some(Value::from(b)), None]),
                     Regs(vec![Some(Value::Int(3)), Some(Value::from(b)), None]),

@@ -1,11 +1,12 @@
 //! Filters over the text of registers, compiled to direct string operations. The
 //! commonest filter shapes (`x.lstrip().startswith('{')`, `x[:1].isdigit()`,
-//! `x.count(' ') >= 13`, `x is defined`, joined by `and`, `or`, `not`) then run
+//! `x.count(' ') >= 13`, `x is defined`, `x == 'text'`, `x is string`,
+//! `x | is_ipaddress`, joined by `and`, `or`, `not`) then run
 //! without the evaluator, values or allocations, whenever their registers hold
 //! text. Every shape gives a boolean, so the filter's truth is the evaluator's.
 
 use super::ast::{CmpOp, Expr};
-use super::filters::TestKind;
+use super::filters::{Filter, TestKind};
 use super::methods::{self, Method};
 use crate::value::{Str, Value};
 
@@ -42,6 +43,12 @@ enum Pred {
     IsDigit(Text),
     /// `.count(sub) <op> n`.
     Count(Text, Str, CmpOp, i64),
+    /// `== 'text'` (`true`) or `!= 'text'` (`false`).
+    Equals(Text, Str, bool),
+    /// `is string`: text is.
+    IsString(Text),
+    /// `| is_ipaddress`, `| is_ipv4`, `| is_ipv6`.
+    Ip(Text, Filter),
 }
 
 impl TextTest {
@@ -108,6 +115,14 @@ fn pred(e: &Expr) -> Option<Pred> {
         Expr::And(a, b) => Some(Pred::And(Box::new(pred(a)?), Box::new(pred(b)?))),
         Expr::Or(a, b) => Some(Pred::Or(Box::new(pred(a)?), Box::new(pred(b)?))),
         Expr::Not(a) => Some(Pred::Not(Box::new(pred(a)?))),
+        Expr::Test(call, negated) if call.kind == TestKind::String && no_args(&call.args) => {
+            let is = Pred::IsString(text(&call.input)?);
+            Some(if *negated {
+                Pred::Not(Box::new(is))
+            } else {
+                is
+            })
+        }
         Expr::Test(call, negated) if no_args(&call.args) => {
             let Expr::Reg(r) = call.input else {
                 return None;
@@ -127,6 +142,25 @@ fn pred(e: &Expr) -> Option<Pred> {
             }
             _ => None,
         },
+        Expr::Filter(call)
+            if matches!(
+                call.kind,
+                Filter::IsIpaddress | Filter::IsIpv4 | Filter::IsIpv6
+            ) && no_args(&call.args) =>
+        {
+            Some(Pred::Ip(text(&call.input)?, call.kind))
+        }
+        Expr::Cmp(left, ops) if matches!(ops.as_slice(), [(_, Expr::Const(Value::Str(_)))]) => {
+            let [(op, Expr::Const(Value::Str(s)))] = ops.as_slice() else {
+                return None;
+            };
+            let equal = match op {
+                CmpOp::Eq => true,
+                CmpOp::Ne => false,
+                _ => return None,
+            };
+            Some(Pred::Equals(text(left)?, s.clone(), equal))
+        }
         Expr::Cmp(left, ops) => {
             let [(op, Expr::Const(Value::Int(n)))] = ops.as_slice() else {
                 return None;
@@ -174,6 +208,19 @@ impl Pred {
             Pred::StartsWith(t, p) => t.get(regs)?.starts_with(p.as_str()),
             Pred::EndsWith(t, p) => t.get(regs)?.ends_with(p.as_str()),
             Pred::IsDigit(t) => methods::is_digit_text(t.get(regs)?),
+            Pred::Equals(t, s, equal) => (t.get(regs)? == s.as_str()) == *equal,
+            Pred::IsString(t) => {
+                t.get(regs)?;
+                true
+            }
+            Pred::Ip(t, kind) => {
+                let ip = t.get(regs)?.parse::<std::net::IpAddr>();
+                match kind {
+                    Filter::IsIpv4 => matches!(ip, Ok(std::net::IpAddr::V4(_))),
+                    Filter::IsIpv6 => matches!(ip, Ok(std::net::IpAddr::V6(_))),
+                    _ => ip.is_ok(),
+                }
+            }
             Pred::Count(t, sub, op, n) => {
                 let count = methods::count_text(t.get(regs)?, sub) as i64;
                 match op {
