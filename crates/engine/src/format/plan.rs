@@ -228,9 +228,10 @@ enum PStep {
         input: PInput,
         /// The layer's registers (all `Reg::Layer` of its slot).
         regs: Vec<u32>,
-        /// Column position → register, when the parser splits into named fields and
-        /// every register of the layer is one of its fields.
-        columns: Option<Vec<Option<u32>>>,
+        /// (column position, register) of every register of the layer, when the
+        /// parser splits into named fields and each register reads one of them (a
+        /// field read both as a value and for presence has two registers).
+        columns: Option<Vec<(u32, u32)>>,
         /// When every register of the layer reads a field of the output (`[output
         /// field, name]`): the names, and each register with its name's position.
         /// The fields then go to their registers as the parser gives them (spans
@@ -720,7 +721,7 @@ impl Plan {
                 _ => None,
             }));
             *columns = parser.field_names().and_then(|names| {
-                let mut by_column = vec![None; names.len()];
+                let mut by_column = Vec::with_capacity(own.len());
                 for &r in own.iter() {
                     let Reg::Layer { keys, .. } = &regs[r as usize] else {
                         return None;
@@ -730,10 +731,11 @@ impl Plan {
                     };
                     let column = names.iter().position(|n| n.as_ref() == Some(name));
                     match column {
-                        Some(c) if field == output_field => by_column[c] = Some(r),
+                        Some(c) if field == output_field => by_column.push((c as u32, r)),
                         _ => return None,
                     }
                 }
+                by_column.sort_unstable();
                 Some(by_column)
             });
             *named = (|| {
@@ -1761,9 +1763,8 @@ impl Plan {
                         let mut spans = std::mem::take(&mut state.spans);
                         let fast = parser.split_spans(text, &mut spans).is_some();
                         if fast {
-                            for (c, r) in by_column.iter().enumerate() {
-                                let Some(r) = r else { continue };
-                                state.held[*r as usize] = match spans.get(c) {
+                            for &(c, r) in by_column {
+                                state.held[r as usize] = match spans.get(c as usize) {
                                     Some(&(lo, hi)) => Held::Text(Span {
                                         lo: span.lo + lo,
                                         hi: span.lo + hi,
@@ -1857,11 +1858,10 @@ impl Plan {
                         (Some(by_column), Value::Str(text))
                             if parser.split_spans(text, &mut spans).is_some() =>
                         {
-                            for (c, r) in by_column.iter().enumerate() {
-                                let Some(r) = r else { continue };
+                            for &(c, r) in by_column {
                                 fields.push((
-                                    *r,
-                                    spans.get(c).map(|&(lo, hi)| {
+                                    r,
+                                    spans.get(c as usize).map(|&(lo, hi)| {
                                         Value::from(&text[lo as usize..hi as usize])
                                     }),
                                 ));

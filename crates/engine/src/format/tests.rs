@@ -380,3 +380,39 @@ stages:
         r#"{"message":"x=1 y=t","a":{"fixed":"one","same":"one","twice":"two","mixed":"t","translated":"three"}}"#
     );
 }
+
+/// A split column read both as a value and with `is defined` has a register for
+/// each reading; the split fills both.
+#[test]
+fn a_column_read_two_ways_is_found_both_ways() {
+    let f = load(
+        "pipeline:
+  - name: d
+    external:
+      name: dsv.parse-dsv
+      properties:
+        delimiter: ' '
+        output_field: record
+        columnnames: [a, b]
+  - name: s
+stages:
+  s:
+    actions:
+      - filter: '{{ d.record.a is defined }}'
+        set:
+          x.a: '{{ d.record.a }}'
+          x.b: '{{ d.record.b is defined }}'
+",
+    )
+    .unwrap();
+    assert!(f.is_planned(), "{:?}", f.plan_refusal());
+    for message in ["1 2", "1", ""] {
+        let mut out = Vec::new();
+        let planned = f
+            .parse_message_json(message, now(), &mut out)
+            .map(|()| parse_json(std::str::from_utf8(&out).unwrap()).unwrap());
+        let interpreted = f.parse_message(message, now());
+        assert_eq!(planned, interpreted, "{message:?}");
+    }
+    assert_eq!(get(&run(&f, "1 2"), "x.a"), Some(&Value::from("1")));
+}
