@@ -2495,7 +2495,7 @@ impl Plan {
         let typed = match target.ty {
             FieldType::Keyword => Out::Text(span),
             // Only IPv6 text (with a colon) can have another canonical form.
-            FieldType::Ip if !text.as_bytes().contains(&b':') => Out::Text(span),
+            FieldType::Ip if !text.bytes().any(|b| b == b':') => Out::Text(span),
             FieldType::Long if (1..=18).contains(&text.len()) => match digits_value(text) {
                 Some(i) => Out::Int(i),
                 None => return self.assign(program, state, target, Some(Value::from(text)), now),
