@@ -199,7 +199,10 @@ enum PKind {
         fallback: Option<PValue>,
     },
     /// Output ranges to clear (`None`: the path names nothing the plan writes).
-    Delete(Vec<Option<Range>>),
+    ///
+    /// With each, the range of the object holding it (`None`: the event), which the
+    /// interpreter keeps even when the delete leaves it empty.
+    Delete(Vec<Option<(Range, Option<Range>)>>),
 }
 
 /// A filter, and its direct form when it only tests register text.
@@ -1068,7 +1071,11 @@ fn plan_action(binder: &mut Binder, lowering: &mut Lowering, action: &Action) ->
                 .iter()
                 .map(|keys| match binder.layout.find(keys) {
                     Found::Leaf(n) | Found::Object(n) if n != ROOT => {
-                        Some(Some(binder.layout.nodes[n].range))
+                        let parent = match binder.layout.find(&keys[..keys.len() - 1]) {
+                            Found::Object(p) if p != ROOT => Some(binder.layout.nodes[p].range),
+                            _ => None,
+                        };
+                        Some(Some((binder.layout.nodes[n].range, parent)))
                     }
                     // Inside a field that may hold a mapping: not modelled.
                     Found::ThroughLeaf(n) if binder.layout.nests(n) => None,
@@ -2124,8 +2131,14 @@ impl Plan {
                 }
             }
             PKind::Delete(ranges) => {
-                for range in ranges.iter().flatten() {
-                    state.clear(*range);
+                for &(range, parent) in ranges.iter().flatten() {
+                    let held = parent.is_some_and(|p| state.any(p));
+                    state.clear(range);
+                    // The interpreter keeps the emptied object (`{}`); the plan writes
+                    // only objects with fields, so the interpreter takes this event.
+                    if held && parent.is_some_and(|p| !state.any(p)) {
+                        return None;
+                    }
                 }
             }
         }

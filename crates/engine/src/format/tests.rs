@@ -416,3 +416,35 @@ stages:
     }
     assert_eq!(get(&run(&f, "1 2"), "x.a"), Some(&Value::from("1")));
 }
+
+/// A delete that leaves an object empty keeps it, as `{}`, in both executors.
+#[test]
+fn an_object_emptied_by_a_delete_stays_in_the_event() {
+    let f = load(&format!(
+        "pipeline:{KV}  - name: s
+stages:
+  s:
+    actions:
+      - set:
+          custom.tmp: '{{{{ kv.message.t }}}}'
+          custom.deep.tmp: '{{{{ kv.message.d }}}}'
+          user.name: '{{{{ kv.message.user }}}}'
+      - delete:
+          - custom.tmp
+          - custom.deep.tmp
+"
+    ))
+    .unwrap();
+    assert!(f.is_planned(), "{:?}", f.plan_refusal());
+    for message in ["t=1 d=2 user=bob", "t=1 user=bob", "d=2", "user=bob", ""] {
+        let mut out = Vec::new();
+        let planned = f
+            .parse_message_json(message, now(), &mut out)
+            .map(|()| parse_json(std::str::from_utf8(&out).unwrap()).unwrap());
+        assert_eq!(planned, f.parse_message(message, now()), "{message:?}");
+    }
+    assert_eq!(
+        get(&run(&f, "d=2"), "custom"),
+        Some(&parse_json(r#"{"deep":{}}"#).unwrap())
+    );
+}
