@@ -1,11 +1,12 @@
 //! Filters over the text of registers, compiled to direct string operations. The
 //! commonest filter shapes (`x.lstrip().startswith('{')`, `x[:1].isdigit()`,
-//! `x.count(' ') >= 13`, `x is defined`, joined by `and`, `or`, `not`) then run
+//! `x.count(' ') >= 13`, `x is defined`, `x | is_ipaddress`, `':' in x`, joined by
+//! `and`, `or`, `not`) then run
 //! without the evaluator, values or allocations, whenever their registers hold
 //! text. Every shape gives a boolean, so the filter's truth is the evaluator's.
 
 use super::ast::{CmpOp, Expr};
-use super::filters::TestKind;
+use super::filters::{Filter, TestKind};
 use super::methods::{self, Method};
 use crate::value::{Str, Value};
 
@@ -42,6 +43,18 @@ enum Pred {
     IsDigit(Text),
     /// `.count(sub) <op> n`.
     Count(Text, Str, CmpOp, i64),
+    /// `'sub' in x` (`true`) or `'sub' not in x` (`false`).
+    Contains(Text, Str, bool),
+    /// `| is_ipaddress`, `| is_ipv4`, `| is_ipv6`.
+    IsIp(Text, Family),
+}
+
+/// The addresses an [`Pred::IsIp`] accepts.
+#[derive(Debug, Clone, Copy)]
+enum Family {
+    Any,
+    V4,
+    V6,
 }
 
 impl TextTest {
@@ -127,7 +140,21 @@ fn pred(e: &Expr) -> Option<Pred> {
             }
             _ => None,
         },
+        Expr::Filter(call) if no_args(&call.args) => {
+            let family = match call.kind {
+                Filter::IsIpaddress => Family::Any,
+                Filter::IsIpv4 => Family::V4,
+                Filter::IsIpv6 => Family::V6,
+                _ => return None,
+            };
+            Some(Pred::IsIp(text(&call.input)?, family))
+        }
         Expr::Cmp(left, ops) => {
+            if let (Expr::Const(Value::Str(sub)), [(op @ (CmpOp::In | CmpOp::NotIn), hay)]) =
+                (&**left, ops.as_slice())
+            {
+                return Some(Pred::Contains(text(hay)?, sub.clone(), *op == CmpOp::In));
+            }
             let [(op, Expr::Const(Value::Int(n)))] = ops.as_slice() else {
                 return None;
             };
@@ -174,6 +201,23 @@ impl Pred {
             Pred::StartsWith(t, p) => t.get(regs)?.starts_with(p.as_str()),
             Pred::EndsWith(t, p) => t.get(regs)?.ends_with(p.as_str()),
             Pred::IsDigit(t) => methods::is_digit_text(t.get(regs)?),
+            Pred::Contains(t, sub, inside) => {
+                let text = t.get(regs)?;
+                let found = match sub.as_bytes() {
+                    // One ASCII byte is never inside a multi-byte character.
+                    &[b] if b.is_ascii() => memchr::memchr(b, text.as_bytes()).is_some(),
+                    _ => text.contains(sub.as_str()),
+                };
+                found == *inside
+            }
+            Pred::IsIp(t, family) => {
+                let ip = t.get(regs)?.parse::<std::net::IpAddr>();
+                match family {
+                    Family::Any => ip.is_ok(),
+                    Family::V4 => matches!(ip, Ok(std::net::IpAddr::V4(_))),
+                    Family::V6 => matches!(ip, Ok(std::net::IpAddr::V6(_))),
+                }
+            }
             Pred::Count(t, sub, op, n) => {
                 let count = methods::count_text(t.get(regs)?, sub) as i64;
                 match op {
