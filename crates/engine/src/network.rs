@@ -14,11 +14,91 @@ use std::net::IpAddr;
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
 
+use crate::value::Value;
+
 const ICMP: u8 = 1;
 const TCP: u8 = 6;
 const UDP: u8 = 17;
 const ICMPV6: u8 = 58;
 const SCTP: u8 = 132;
+
+/// A port as the `community_id` filter reads its arguments: an integer, a whole
+/// float or text of digits (surrounding whitespace allowed).
+pub fn port_of(v: &Value) -> Option<u16> {
+    match v {
+        Value::Int(i) => u16::try_from(*i).ok(),
+        Value::Float(f) if f.fract() == 0.0 && (0.0..=65535.0).contains(f) => Some(*f as u16),
+        Value::Str(s) => port_of_text(s),
+        _ => None,
+    }
+}
+
+/// [`port_of`] on text.
+pub fn port_of_text(text: &str) -> Option<u16> {
+    text.trim().parse().ok()
+}
+
+/// A protocol as the `community_id` filter reads it: a number, or a name in any case.
+pub fn protocol_of(v: &Value) -> Option<u8> {
+    match v {
+        Value::Str(s) => protocol_of_text(s),
+        Value::Int(i) => u8::try_from(*i).ok(),
+        Value::Float(f) if f.fract() == 0.0 && (0.0..=255.0).contains(f) => Some(*f as u8),
+        _ => None,
+    }
+}
+
+/// [`protocol_of`] on text.
+pub fn protocol_of_text(text: &str) -> Option<u8> {
+    let t = text.trim();
+    let named = [
+        ("icmp", ICMP),
+        ("tcp", TCP),
+        ("udp", UDP),
+        ("icmpv6", ICMPV6),
+        ("ipv6-icmp", ICMPV6),
+        ("sctp", SCTP),
+    ];
+    // Numbers first: the common case, and no name is one.
+    t.parse().ok().or_else(|| {
+        named
+            .iter()
+            .find(|(name, _)| t.eq_ignore_ascii_case(name))
+            .map(|&(_, number)| number)
+    })
+}
+
+/// The longest flow hashed: two IPv6 addresses, seed, protocol, pad and ports.
+const MOST: usize = 2 + 16 + 16 + 2 + 4;
+
+/// A Community ID (`1:` and 28 characters of base64), kept inline.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct CommunityId([u8; 30]);
+
+impl CommunityId {
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The ID's bytes: `1:` and base64 characters, which need no escape in JSON
+    /// and make no Python literal.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for CommunityId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for CommunityId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The Community ID v1 of a flow (`1:<base64 sha1>`), or `None` when the two
 /// addresses are not of the same family. For ICMP/ICMPv6, `src_port` is the type
@@ -30,10 +110,17 @@ pub fn community_id(
     dst_port: u16,
     protocol: u8,
     seed: u16,
-) -> Option<String> {
-    let (src_b, dst_b): (Vec<u8>, Vec<u8>) = match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => (s.octets().to_vec(), d.octets().to_vec()),
-        (IpAddr::V6(s), IpAddr::V6(d)) => (s.octets().to_vec(), d.octets().to_vec()),
+) -> Option<CommunityId> {
+    let (v4, v6);
+    let (src_b, dst_b): (&[u8], &[u8]) = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            v4 = (s.octets(), d.octets());
+            (&v4.0, &v4.1)
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            v6 = (s.octets(), d.octets());
+            (&v6.0, &v6.1)
+        }
         _ => return None,
     };
     let (ports, one_way) = match protocol {
@@ -46,26 +133,35 @@ pub fn community_id(
     };
     let (sp, dp) = ports.unwrap_or((0, 0));
     // Order the endpoints unless the flow is a one-way ICMP message.
-    let ordered = one_way || (src_b.as_slice(), sp) <= (dst_b.as_slice(), dp);
+    let ordered = one_way || (src_b, sp) <= (dst_b, dp);
     let (a, b, pa, pb) = if ordered {
-        (&src_b, &dst_b, sp, dp)
+        (src_b, dst_b, sp, dp)
     } else {
-        (&dst_b, &src_b, dp, sp)
+        (dst_b, src_b, dp, sp)
     };
-    let mut h = Sha1::new();
-    h.update(seed.to_be_bytes());
-    h.update(a);
-    h.update(b);
-    h.update([protocol, 0]);
+    // The hashed bytes in one buffer: a single call, no allocation.
+    let mut input = [0u8; MOST];
+    let mut n = 0;
+    let mut put = |bytes: &[u8]| {
+        input[n..n + bytes.len()].copy_from_slice(bytes);
+        n += bytes.len();
+    };
+    put(&seed.to_be_bytes());
+    put(a);
+    put(b);
+    put(&[protocol, 0]);
     if ports.is_some() {
-        h.update(pa.to_be_bytes());
-        h.update(pb.to_be_bytes());
+        put(&pa.to_be_bytes());
+        put(&pb.to_be_bytes());
     }
-    let digest = h.finalize();
-    Some(format!(
-        "1:{}",
-        base64::engine::general_purpose::STANDARD.encode(digest)
-    ))
+    let digest = Sha1::digest(&input[..n]);
+    let mut id = [0u8; 30];
+    id[..2].copy_from_slice(b"1:");
+    // 20 bytes are always 28 characters of padded base64.
+    base64::engine::general_purpose::STANDARD
+        .encode_slice(digest, &mut id[2..])
+        .ok()?;
+    Some(CommunityId(id))
 }
 
 /// ICMP type/code → (src port, dst port, one-way). Request/reply types map the
@@ -151,6 +247,48 @@ mod tests {
         let unreach_ab = community_id(ip("10.0.0.2"), ip("10.0.0.1"), 3, 1, ICMP, 0);
         let unreach_ba = community_id(ip("10.0.0.1"), ip("10.0.0.2"), 3, 1, ICMP, 0);
         assert_ne!(unreach_ab, unreach_ba);
+    }
+
+    #[test]
+    fn golden_ipv4_tcp_vector_as_text() {
+        let id = community_id(
+            ip("128.232.110.120"),
+            ip("66.35.250.204"),
+            34855,
+            80,
+            TCP,
+            0,
+        );
+        let id = id.unwrap();
+        assert_eq!(id.as_str(), "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
+        assert_eq!(id.as_bytes(), id.as_str().as_bytes());
+    }
+
+    #[test]
+    fn arguments_read_as_the_filter_reads_them() {
+        assert_eq!(protocol_of_text("6"), Some(TCP));
+        assert_eq!(protocol_of_text(" 017 "), Some(UDP));
+        assert_eq!(protocol_of_text("TCP"), Some(TCP));
+        assert_eq!(protocol_of_text("IPv6-ICMP"), Some(ICMPV6));
+        assert_eq!(protocol_of_text("icmpv6"), Some(ICMPV6));
+        assert_eq!(protocol_of_text("Sctp"), Some(SCTP));
+        for bad in ["", "-", "256", "-1", "tcp6", "٦", "6.0"] {
+            assert_eq!(protocol_of_text(bad), None, "{bad:?}");
+        }
+        assert_eq!(protocol_of(&Value::Int(47)), Some(47));
+        assert_eq!(protocol_of(&Value::Int(256)), None);
+        assert_eq!(protocol_of(&Value::Float(17.0)), Some(UDP));
+        assert_eq!(protocol_of(&Value::Bool(true)), None);
+        assert_eq!(port_of_text(" +443\t"), Some(443));
+        for bad in ["", "-", "65536", "-1", "1e3", "0x10"] {
+            assert_eq!(port_of_text(bad), None, "{bad:?}");
+        }
+        assert_eq!(port_of(&Value::Int(65535)), Some(65535));
+        assert_eq!(port_of(&Value::Int(-1)), None);
+        assert_eq!(port_of(&Value::Float(80.0)), Some(80));
+        assert_eq!(port_of(&Value::Float(80.5)), None);
+        assert_eq!(port_of(&Value::from("22")), Some(22));
+        assert_eq!(port_of(&Value::Null), None);
     }
 
     #[test]

@@ -159,12 +159,76 @@ fn aws_vpc_flow_logs() {
     check("aws-vpc-flow-logs", &messages);
 }
 
+/// Flows for the writes Elastic's field set computes from other fields (network
+/// type, Community ID, copies of counts): source, destination, ports, protocol,
+/// packets and bytes of a v2 record.
+const FLOW_EDGES: &[[&str; 7]] = &[
+    // Addresses: IPv6 canonical or not, mixed families, not addresses at all.
+    [
+        "2001:db8::1",
+        "2001:DB8:0::2",
+        "443",
+        "49152",
+        "6",
+        "10",
+        "840",
+    ],
+    ["2001:db8::1", "10.0.0.2", "443", "49152", "6", "10", "840"],
+    ["::ffff:10.0.0.1", "::1", "1", "2", "17", "1", "1"],
+    ["fe80::1%eth0", "10.0.0.2", "1", "2", "6", "1", "1"],
+    ["10.0.0.01", "10.0.0.2", "1", "2", "6", "1", "1"],
+    ["1.2.3.4.5", "10.0.0.2", "1", "2", "6", "1", "1"],
+    ["١٠.0.0.1", "10.0.0.2", "1", "2", "6", "1", "1"],
+    ["-", "10.0.0.2", "1", "2", "6", "1", "1"],
+    ["10.0.0.1", "-", "1", "2", "6", "1", "1"],
+    // Ports missing, out of range, signed, padded.
+    ["10.0.0.1", "10.0.0.2", "-", "-", "6", "10", "840"],
+    ["10.0.0.1", "10.0.0.2", "70000", "-1", "6", "10", "840"],
+    ["10.0.0.1", "10.0.0.2", "+443", "0080", "6", "10", "840"],
+    ["10.0.0.1", "10.0.0.2", "x", "1.0", "17", "10", "840"],
+    // Protocols: missing, named, unknown, without ports, beyond a byte.
+    ["10.0.0.1", "10.0.0.2", "443", "49152", "-", "10", "840"],
+    ["10.0.0.1", "10.0.0.2", "443", "49152", "tcp", "10", "840"],
+    ["10.0.0.1", "10.0.0.2", "443", "49152", "UDP", "10", "840"],
+    ["10.0.0.1", "10.0.0.2", "443", "49152", "x", "10", "840"],
+    ["10.0.0.1", "10.0.0.2", "443", "49152", "47", "10", "840"],
+    ["10.0.0.2", "10.0.0.1", "49152", "443", "50", "10", "840"],
+    ["10.0.0.1", "10.0.0.2", "443", "49152", "300", "10", "840"],
+    ["10.0.0.1", "10.0.0.2", "443", "49152", "132", "10", "840"],
+    // ICMP type and code: echo request and reply, a one-way message, ICMPv6.
+    ["10.0.0.1", "10.0.0.2", "8", "0", "1", "1", "84"],
+    ["10.0.0.2", "10.0.0.1", "0", "0", "1", "1", "84"],
+    ["10.0.0.1", "10.0.0.2", "3", "1", "1", "1", "84"],
+    ["2001:db8::1", "2001:db8::2", "128", "0", "58", "1", "84"],
+    ["2001:db8::2", "2001:db8::1", "135", "0", "58", "1", "84"],
+    // Counts copied to the network fields: missing, not numbers, zero.
+    ["10.0.0.1", "10.0.0.2", "443", "49152", "6", "-", "-"],
+    ["10.0.0.1", "10.0.0.2", "443", "49152", "6", "x", "1.5"],
+    ["10.0.0.1", "10.0.0.2", "443", "49152", "6", "0", "00"],
+];
+
+/// JSON records for the same writes: numbers, floats, names, missing keys.
+const FLOW_JSON_EDGES: &[&str] = &[
+    r#"{"srcaddr": "2001:db8::1", "dstaddr": "2001:db8::2", "srcport": 443, "dstport": 80.0, "protocol": "tcp", "bytes": 10, "packets": "2"}"#,
+    r#"{"srcaddr": "10.0.0.1", "dstaddr": "10.0.0.2", "srcport": 8, "dstport": 0, "protocol": 1}"#,
+    r#"{"srcaddr": "10.0.0.1", "dstaddr": "10.0.0.2", "protocol": 6}"#,
+    r#"{"srcaddr": "10.0.0.1", "dstaddr": "10.0.0.2", "srcport": true, "protocol": 6.0, "bytes": 1.5}"#,
+    r#"{"srcaddr": "10.0.0.1", "dstaddr": "10.0.0.2", "srcport": "-", "protocol": null}"#,
+    r#"{"srcaddr": 1, "dstaddr": "10.0.0.2", "protocol": "17"}"#,
+];
+
 #[test]
 fn aws_vpcflow_elastic() {
     let mut messages = case_messages("aws-vpcflow-elastic");
     messages.extend(lines_of("benches/data/vpc-v2.log"));
     messages.extend(lines_of("benches/data/vpc-v5.log"));
     messages.extend(VPC_EDGES.iter().map(|s| s.to_string()));
+    messages.extend(FLOW_EDGES.iter().map(|[src, dst, sp, dp, proto, packets, bytes]| {
+        format!(
+            "2 123456789012 eni-1 {src} {dst} {sp} {dp} {proto} {packets} {bytes} 1600000000 1600000060 ACCEPT OK"
+        )
+    }));
+    messages.extend(FLOW_JSON_EDGES.iter().map(|s| s.to_string()));
     check("aws-vpcflow-elastic", &messages);
 }
 

@@ -19,6 +19,7 @@ use crate::datetime::{self, Timestamp};
 use crate::enrich;
 use crate::externals::{Failure, Names, Parser, Rebound};
 use crate::json::{self, write_json, write_json_str};
+use crate::network;
 use crate::scan;
 use crate::taxonomy::FieldType;
 use crate::template::{
@@ -113,7 +114,8 @@ enum Out {
     Epoch(i64),
     /// Text of the message in another case (a keyword).
     Cased(Span, Case),
-    /// A list of text written by the enrichments: `State::json[lo..hi]`.
+    /// JSON text written by the plan (the enrichments' lists of text, a Community
+    /// ID): `State::json[lo..hi]`.
     Json(u32, u32),
     /// `State::values[i]`.
     Value(u32),
@@ -182,6 +184,13 @@ enum Direct {
     Text(template::Direct, u32),
     /// A piece of a register's text ([`template::Cut`]), likewise.
     Cut(template::Cut, u32),
+    /// `{{ final.x }}`: a copy of output slot `.0`, kept as it is when it holds a
+    /// number for a number field or text of the message.
+    Field(u32),
+    /// `{{ a if <text test> else b }}` with constants typed as [`Direct::Const`].
+    Choice(Box<TextTest>, Option<u32>, Option<u32>),
+    /// `community_id` over registers, computed from their text and numbers.
+    CommunityId(Box<[template::RegArg; 5]>),
 }
 
 struct PAssign {
@@ -941,16 +950,27 @@ struct Lowering<'p> {
 
 impl Lowering<'_> {
     fn direct(&mut self, regs: &[Reg], target: &PTarget, value: &PValue) -> Option<Direct> {
-        if let PValue::Tpl(Some(t)) = value {
-            if let Some((cut, reg)) = t.cut() {
-                return matches!(regs.get(reg as usize), Some(Reg::Layer { .. }))
-                    .then_some(Direct::Cut(cut, reg));
-            }
-            let (op, reg) = t.direct()?;
+        let PValue::Tpl(Some(t)) = value else {
+            return Some(Direct::Const(self.constant(target, value)?));
+        };
+        if let Some((cut, reg)) = t.cut() {
             return matches!(regs.get(reg as usize), Some(Reg::Layer { .. }))
-                .then_some(Direct::Text(op, reg));
+                .then_some(Direct::Cut(cut, reg));
         }
-        Some(Direct::Const(self.constant(target, value)?))
+        if let Some((op, reg)) = t.direct() {
+            return match regs.get(reg as usize)? {
+                Reg::Layer { .. } => Some(Direct::Text(op, reg)),
+                Reg::Leaf { out, .. } if op == template::Direct::Copy => Some(Direct::Field(*out)),
+                _ => None,
+            };
+        }
+        if let Some((test, yes, no)) = t.choice() {
+            let yes = self.constant(target, &PValue::Const(yes))?;
+            let no = self.constant(target, &PValue::Const(no))?;
+            return Some(Direct::Choice(Box::new(test), yes, no));
+        }
+        t.community_id()
+            .map(|args| Direct::CommunityId(Box::new(args)))
     }
 
     /// A constant value typed for `target` once: `Some(None)` when it writes
@@ -1182,7 +1202,7 @@ struct State {
     held: Vec<Held>,
     outs: Vec<Out>,
     values: Vec<Value>,
-    /// JSON text of the fields the enrichments write (`Out::Json`).
+    /// JSON text of fields (`Out::Json`).
     json: Vec<u8>,
     /// Whether the message has a comma.
     comma: bool,
@@ -1491,6 +1511,75 @@ impl<'a> View<'a> {
     }
 }
 
+/// A register's value as the plan holds it, for the direct writes that read
+/// addresses and numbers without making values.
+#[derive(Clone, Copy)]
+enum Scalar<'a> {
+    Undefined,
+    Text(&'a str),
+    Int(i64),
+    Value(&'a Value),
+}
+
+impl Scalar<'_> {
+    fn ip(self) -> Option<std::net::IpAddr> {
+        match self {
+            Scalar::Text(t) => t.parse().ok(),
+            Scalar::Value(v) => v.as_str()?.parse().ok(),
+            Scalar::Int(_) | Scalar::Undefined => None,
+        }
+    }
+
+    fn port(self) -> Option<u16> {
+        match self {
+            Scalar::Text(t) => network::port_of_text(t),
+            Scalar::Int(i) => network::port_of(&Value::Int(i)),
+            Scalar::Value(v) => network::port_of(v),
+            Scalar::Undefined => None,
+        }
+    }
+
+    fn protocol(self) -> Option<u8> {
+        match self {
+            Scalar::Text(t) => network::protocol_of_text(t),
+            Scalar::Int(i) => network::protocol_of(&Value::Int(i)),
+            Scalar::Value(v) => network::protocol_of(v),
+            Scalar::Undefined => None,
+        }
+    }
+}
+
+impl<'a> View<'a> {
+    /// A register's value without making one: `None` when reading it is an error
+    /// or it holds something else (a cased text, a date, JSON text).
+    fn scalar(&self, reg: u32) -> Option<Scalar<'a>> {
+        let state = self.state;
+        Some(match &self.plan.regs[reg as usize] {
+            Reg::Layer { .. } => match state.held[reg as usize] {
+                Held::Absent => return None,
+                Held::Undefined => Scalar::Undefined,
+                Held::Text(span) => Scalar::Text(span.of(self.message)),
+                Held::Value(i) => Scalar::Value(&state.values[i as usize]),
+                Held::In(_) => match self.lookup(reg) {
+                    Bound::Value(v) => Scalar::Value(v),
+                    Bound::Undefined => Scalar::Undefined,
+                    Bound::Absent => return None,
+                },
+            },
+            Reg::Leaf { out, parent } => match state.outs[*out as usize] {
+                Out::None if state.exists(*parent) => Scalar::Undefined,
+                Out::Text(span) => Scalar::Text(span.of(self.message)),
+                Out::Int(i) => Scalar::Int(i),
+                Out::Const(i) => Scalar::Value(&self.plan.consts[i as usize].0),
+                Out::Value(i) => Scalar::Value(&state.values[i as usize]),
+                Out::None | Out::Cased(..) | Out::Epoch(_) | Out::Json(..) => return None,
+            },
+            // A stage's copy: the evaluator reads it.
+            Reg::Object { .. } | Reg::Missing { .. } | Reg::Stage { .. } => return None,
+        })
+    }
+}
+
 impl Registers for View<'_> {
     fn get(&self, reg: u32) -> Bound<'_> {
         let state = self.state;
@@ -1636,6 +1725,15 @@ enum Computed {
     /// Other text (a case change of text with commas).
     Other(Value),
     /// Anything else (non-ASCII case changes, container literals): the template's.
+    Evaluate,
+}
+
+/// What is left of a [`Direct`] write after [`Plan::direct`].
+enum Step {
+    Done,
+    /// Text of the message, written as a copy would write it.
+    Text(Span),
+    /// The template must be evaluated.
     Evaluate,
 }
 
@@ -1985,6 +2083,113 @@ impl Plan {
         passes(filter, &view, now)
     }
 
+    /// Runs a [`Direct`] write of the shapes the action loop does not run itself;
+    /// `None` when a value takes a shape the plan does not hold.
+    // Out of line: inlined, it slowed down the loop's own shapes.
+    #[inline(never)]
+    fn direct(
+        &self,
+        program: &Program,
+        direct: &Direct,
+        state: &mut State,
+        target: &PTarget,
+        message: &str,
+        now: Timestamp,
+    ) -> Option<Step> {
+        match *direct {
+            // Run by the action loop itself.
+            Direct::Const(_) | Direct::Text(..) | Direct::Cut(..) => return Some(Step::Evaluate),
+            Direct::Field(from) => match state.outs[from as usize] {
+                // Undefined, or an error when its object is missing: nothing either way.
+                Out::None => {}
+                // Typing a number for a number field keeps it.
+                Out::Int(i) if target.ty == FieldType::Long => {
+                    if !self.ignored.value(&Value::Int(i)) {
+                        state.write(target, Out::Int(i));
+                    }
+                }
+                Out::Text(span) => return Some(Step::Text(span)),
+                _ => return Some(Step::Evaluate),
+            },
+            Direct::Choice(ref test, yes, no) => {
+                let view = View {
+                    plan: self,
+                    state,
+                    message,
+                };
+                let Some(truth) = test.run(&view) else {
+                    return Some(Step::Evaluate);
+                };
+                if let Some(i) = if truth { yes } else { no } {
+                    state.write(target, Out::Const(i));
+                }
+            }
+            Direct::CommunityId(ref args) => {
+                return self.community_id(program, args, state, target, message, now);
+            }
+        }
+        Some(Step::Done)
+    }
+
+    /// [`Direct::CommunityId`], as [`Plan::direct`]: the evaluator decides when a
+    /// register is absent or holds a value of another shape.
+    fn community_id(
+        &self,
+        program: &Program,
+        args: &[template::RegArg; 5],
+        state: &mut State,
+        target: &PTarget,
+        message: &str,
+        now: Timestamp,
+    ) -> Option<Step> {
+        let view = View {
+            plan: self,
+            state,
+            message,
+        };
+        let mut flow = [Scalar::Undefined; 5];
+        for (scalar, arg) in flow.iter_mut().zip(args.iter()) {
+            *scalar = match (view.scalar(arg.reg), &arg.default) {
+                (None, _) => return Some(Step::Evaluate),
+                (Some(Scalar::Undefined), Some(default)) => Scalar::Value(default),
+                (Some(s), _) => s,
+            };
+        }
+        let [src, dst, sp, dp, protocol] = flow;
+        let id = || {
+            network::community_id(
+                src.ip()?,
+                dst.ip()?,
+                sp.port()?,
+                dp.port()?,
+                protocol.protocol()?,
+                0,
+            )
+        };
+        // An argument that is no address, port or protocol: Undefined, nothing written.
+        let Some(id) = id() else {
+            return Some(Step::Done);
+        };
+        if target.ty != FieldType::Keyword {
+            self.assign(program, state, target, Some(Value::from(id.as_str())), now)?;
+            return Some(Step::Done);
+        }
+        // Never empty, `None` or a container literal: only an ignored value is
+        // left to rule out.
+        let bytes = id.as_bytes();
+        if self.ignored.texts.iter().any(|i| i.as_bytes() == bytes) {
+            return Some(Step::Done);
+        }
+        // Kept as JSON text, which it is quoted: no value to allocate.
+        let lo = state.json.len() as u32;
+        state.json.push(b'"');
+        state.json.extend_from_slice(bytes);
+        state.json.push(b'"');
+        let hi = state.json.len() as u32;
+        state.write(target, Out::Json(lo, hi));
+        Some(Step::Done)
+    }
+
     /// Runs one action; `None` when a value takes a shape the plan does not hold.
     fn action(
         &self,
@@ -2000,7 +2205,8 @@ impl Plan {
         match &action.kind {
             PKind::Set(assigns) => {
                 for assign in assigns {
-                    match &assign.direct {
+                    // Message text to write through a shape, when the write comes to it.
+                    let text = match &assign.direct {
                         Some(Direct::Const(None)) => continue,
                         &Some(Direct::Const(Some(i))) => {
                             state.write(&assign.target, Out::Const(i));
@@ -2009,7 +2215,7 @@ impl Plan {
                         Some(Direct::Cut(cut, reg)) => match state.held[*reg as usize] {
                             // `split` of an absent or undefined register fails.
                             Held::Absent | Held::Undefined => continue,
-                            Held::Value(_) | Held::In(_) => {}
+                            Held::Value(_) | Held::In(_) => None,
                             Held::Text(span) => {
                                 let (lo, hi) = cut.range(span.of(message));
                                 let piece = Span {
@@ -2027,46 +2233,57 @@ impl Plan {
                                     )?;
                                     continue;
                                 }
+                                None
                             }
                         },
                         &Some(Direct::Text(op, reg)) => match state.held[reg as usize] {
                             // These shapes give nothing on an absent or undefined
                             // register (an error, Undefined or ""): nothing is written.
                             Held::Absent | Held::Undefined => continue,
-                            Held::Value(_) | Held::In(_) => {}
-                            Held::Text(span) => {
-                                let text = span.of(message);
-                                match compute(op, text, state.comma) {
-                                    Computed::Same => {
-                                        self.assign_text(
-                                            program,
-                                            state,
-                                            &assign.target,
-                                            (span, text),
-                                            now,
-                                        )?;
-                                        continue;
-                                    }
-                                    Computed::Cased(case) => {
-                                        self.assign_cased(
-                                            program,
-                                            state,
-                                            &assign.target,
-                                            (span, case),
-                                            message,
-                                            now,
-                                        )?;
-                                        continue;
-                                    }
-                                    Computed::Other(v) => {
-                                        self.assign(program, state, &assign.target, Some(v), now)?;
-                                        continue;
-                                    }
-                                    Computed::Evaluate => {}
-                                }
-                            }
+                            Held::Value(_) | Held::In(_) => None,
+                            Held::Text(span) => Some((op, span)),
                         },
-                        None => {}
+                        // The other shapes, out of line.
+                        Some(other) => {
+                            let target = &assign.target;
+                            match self.direct(program, other, state, target, message, now)? {
+                                Step::Done => continue,
+                                Step::Text(span) => Some((template::Direct::Copy, span)),
+                                Step::Evaluate => None,
+                            }
+                        }
+                        None => None,
+                    };
+                    if let Some((op, span)) = text {
+                        let text = span.of(message);
+                        match compute(op, text, state.comma) {
+                            Computed::Same => {
+                                self.assign_text(
+                                    program,
+                                    state,
+                                    &assign.target,
+                                    (span, text),
+                                    now,
+                                )?;
+                                continue;
+                            }
+                            Computed::Cased(case) => {
+                                self.assign_cased(
+                                    program,
+                                    state,
+                                    &assign.target,
+                                    (span, case),
+                                    message,
+                                    now,
+                                )?;
+                                continue;
+                            }
+                            Computed::Other(v) => {
+                                self.assign(program, state, &assign.target, Some(v), now)?;
+                                continue;
+                            }
+                            Computed::Evaluate => {}
+                        }
                     }
                     let value = {
                         let view = View {

@@ -448,3 +448,128 @@ stages:
         Some(&parse_json(r#"{"deep":{}}"#).unwrap())
     );
 }
+
+/// The plan's direct writes (copies of final fields, choices between constants,
+/// Community IDs) into fields of several types, from text split into registers and
+/// from a JSON record, must give the interpreter's events on every line.
+#[test]
+fn direct_writes_match_the_interpreter() {
+    let parser = r#"pipeline:
+  - name: rec
+    filter: "{{ original.message.startswith('{') }}"
+    external:
+      name: json.parse-json
+      properties:
+        output_field: r
+  - name: rec
+    filter: "{{ not original.message.startswith('{') }}"
+    external:
+      name: dsv.parse-dsv
+      properties:
+        delimiter: " "
+        output_field: r
+        columnnames: [src, dst, sp, dp, proto, n]
+  - name: s
+stages:
+  s:
+    actions:
+      - set:
+          v.src: "{{ rec.r.src }}"
+          v.dst: "{{ rec.r.dst }}"
+          v.sp: "{{ rec.r.sp | int if rec.r.sp is number else rec.r.sp }}"
+          v.dp: "{{ rec.r.dp }}"
+          v.proto: "{{ rec.r.proto }}"
+          v.n: "{{ rec.r.n }}"
+          v.n_long: "{{ final.v.n }}"
+          v.n_kw: "{{ final.v.n }}"
+          v.n_float: "{{ final.v.n }}"
+          v.n_date: "{{ final.v.n }}"
+          v.src_kw: "{{ final.v.src }}"
+          v.src_long: "{{ final.v.src }}"
+          v.sp_shaped: "{{ final.v.sp | int if final.v.sp is number else final.v.sp }}"
+          v.none: "{{ final.v.nothing_written }}"
+      - filter: "{{ final.v.src | is_ipaddress or ':' not in final.v.dst }}"
+        set:
+          v.family: "{{ 'ipv6' if ':' in final.v.src else 'ipv4' }}"
+          v.family_long: "{{ '7' if final.v.src | is_ipv4 else '-' }}"
+          v.family_list: "{{ '[1, 2]' if rec.r.n.isdigit() else 'None' }}"
+      - filter: "{{ final.v.src is defined and final.v.dst is defined }}"
+        set:
+          v.cid: "{{ final.v.src | community_id(final.v.dst, final.v.sp | default(0), final.v.dp | default('0'), final.v.proto) }}"
+          v.cid_layer: "{{ rec.r.src | community_id(rec.r.dst, rec.r.sp, rec.r.dp, rec.r.proto) }}"
+          v.cid_long: "{{ rec.r.src | community_id(rec.r.dst, rec.r.sp | default(1), rec.r.dp | default(2), rec.r.proto | default(6)) }}"
+ignored_values: ["-", "1:LQU9qZlK+B5F3KDmev6m5PMibrg="]
+"#;
+    let fields = "v.src: {name: v.src, type: ip}
+v.dst: {name: v.dst, type: ip}
+v.sp: {name: v.sp, type: long}
+v.dp: {name: v.dp, type: long}
+v.proto: {name: v.proto, type: keyword}
+v.n: {name: v.n, type: long}
+v.n_long: {name: v.n_long, type: long}
+v.n_kw: {name: v.n_kw, type: keyword}
+v.n_float: {name: v.n_float, type: float}
+v.n_date: {name: v.n_date, type: date}
+v.src_kw: {name: v.src_kw, type: keyword}
+v.src_long: {name: v.src_long, type: long}
+v.sp_shaped: {name: v.sp_shaped, type: long}
+v.family: {name: v.family, type: keyword}
+v.family_long: {name: v.family_long, type: long}
+v.family_list: {name: v.family_list, type: keyword}
+v.cid: {name: v.cid, type: keyword}
+v.cid_layer: {name: v.cid_layer, type: keyword}
+v.cid_long: {name: v.cid_long, type: long}
+";
+    let planned = load_with(parser, Some(fields)).unwrap();
+    assert!(planned.is_planned(), "{:?}", planned.plan_refusal());
+    let interpreted = load_with(parser, Some(fields)).unwrap().interpreted_only();
+    let lines = [
+        "10.0.0.1 10.0.0.2 443 49152 6 840",
+        "10.0.0.2 10.0.0.1 49152 443 tcp 0",
+        // The ignored Community ID (TCP 128.232.110.120:34855 → 66.35.250.204:80).
+        "128.232.110.120 66.35.250.204 34855 80 6 1",
+        "2001:db8::1 2001:DB8:0:0:0:0:0:2 1 2 17 5",
+        "2001:db8::1 10.0.0.1 1 2 17 5",
+        "10.0.0.1 10.0.0.2 - - - -",
+        "10.0.0.1 10.0.0.2 8 0 1 1.5",
+        "10.0.0.1 10.0.0.2 3 1 ICMP x",
+        "::1 ::2 128 0 58 007",
+        "10.0.0.1 10.0.0.2 70000 -1 300 1600000000",
+        "10.0.0.1 10.0.0.2 1 2 47 [3]",
+        "10.0.0.1 10.0.0.2 +1 02 Udp None",
+        "fe80::1%eth0 10.0.0.2 1 2 6 1",
+        "not-an-ip 10.0.0.2 1 2 6 1",
+        "10.0.0.01 10.0.0.2 1 2 6 1",
+        "١٠.0.0.1 10.0.0.2 1 2 6 1",
+        "[1,2] (3,) 1 2 6 1",
+        "10.0.0.1",
+        "10.0.0.1 10.0.0.2",
+        "- - - - - -",
+        "",
+        r#"{"src": "10.0.0.1", "dst": "10.0.0.2", "sp": 443, "dp": 80.0, "proto": 6, "n": 5}"#,
+        r#"{"src": "::1", "dst": "::2", "sp": "443", "dp": null, "proto": "udp", "n": 5.5}"#,
+        r#"{"src": "10.0.0.1", "dst": "10.0.0.2", "sp": true, "dp": [1], "proto": 6.0}"#,
+        r#"{"src": "10.0.0.1", "dst": "10.0.0.2", "proto": 17}"#,
+        r#"{"src": 1, "dst": {"a": 1}, "sp": -5, "dp": 80.5, "proto": 1}"#,
+        r#"{"dst": "10.0.0.2", "proto": "icmpv6"}"#,
+    ];
+    let mut planned_lines = 0;
+    for line in lines {
+        let mut out = Vec::new();
+        let fast = planned.parse_message_json(line, now(), &mut out);
+        let slow = interpreted.parse_message(line, now());
+        match (fast, slow) {
+            (Ok(()), Ok(expected)) => {
+                let got = parse_json(std::str::from_utf8(&out).unwrap()).unwrap();
+                assert_eq!(
+                    crate::json::to_json_string_sorted(&got),
+                    crate::json::to_json_string_sorted(&expected),
+                    "{line}"
+                );
+                planned_lines += 1;
+            }
+            (a, b) => assert_eq!(a.is_err(), b.is_err(), "{line}"),
+        }
+    }
+    assert!(planned_lines > 20, "{planned_lines}");
+}

@@ -11,6 +11,7 @@ use super::methods::{capitalize, items_of_map};
 use super::pyfmt;
 use super::strfmt;
 use super::val::*;
+use crate::network;
 use crate::regex::Pattern;
 use crate::value::Value;
 
@@ -502,31 +503,6 @@ fn mac_address(s: &str) -> Option<std::string::String> {
         }
     }
     Some(out)
-}
-
-fn port_of(v: &V) -> Option<u16> {
-    match v.val()? {
-        Value::Int(i) => u16::try_from(*i).ok(),
-        Value::Float(f) if f.fract() == 0.0 && (0.0..=65535.0).contains(f) => Some(*f as u16),
-        Value::Str(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-fn proto_of(v: &V) -> Option<u8> {
-    match v.val()? {
-        Value::Str(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "icmp" => Some(1),
-            "tcp" => Some(6),
-            "udp" => Some(17),
-            "icmpv6" | "ipv6-icmp" => Some(58),
-            "sctp" => Some(132),
-            t => t.parse().ok(),
-        },
-        Value::Int(i) => u8::try_from(*i).ok(),
-        Value::Float(f) if f.fract() == 0.0 && (0.0..=255.0).contains(f) => Some(*f as u8),
-        _ => None,
-    }
 }
 
 fn escape_html(s: &str) -> std::string::String {
@@ -1022,15 +998,15 @@ pub(crate) fn apply_values<'a>(
             let ids = (
                 ip_of(&input),
                 pos.first().and_then(ip_of),
-                pos.get(1).and_then(port_of),
-                pos.get(2).and_then(port_of),
-                pos.get(3).and_then(proto_of),
+                pos.get(1).and_then(V::val).and_then(network::port_of),
+                pos.get(2).and_then(V::val).and_then(network::port_of),
+                pos.get(3).and_then(V::val).and_then(network::protocol_of),
             );
             let (Some(src), Some(dst), Some(sp), Some(dp), Some(proto)) = ids else {
                 return Ok(V::Undef);
             };
-            match crate::network::community_id(src, dst, sp, dp, proto, 0) {
-                Some(id) => s(id),
+            match network::community_id(src, dst, sp, dp, proto, 0) {
+                Some(id) => s(id.as_str()),
                 None => Ok(V::Undef),
             }
         }

@@ -13,6 +13,7 @@ mod ast;
 mod cut;
 mod eval;
 mod filters;
+mod flow;
 mod globals;
 mod lexer;
 mod literal;
@@ -187,6 +188,7 @@ pub(crate) enum Direct {
     Upper,
 }
 
+pub(crate) use flow::RegArg;
 pub(crate) use literal::may_be_container;
 
 /// The path a shaped expression reads.
@@ -323,6 +325,27 @@ impl Template {
                 },
                 *r,
             )),
+            _ => None,
+        }
+    }
+
+    /// For `{{ a if <text test> else b }}` with constant `a` and `b`: the test and
+    /// both results as the template gives them.
+    pub(crate) fn choice(&self) -> Option<(TextTest, Value, Value)> {
+        let Kind::Expr(Expr::Cond(pair, Some(otherwise))) = &self.kind else {
+            return None;
+        };
+        let ([cond, Expr::Const(yes)], Expr::Const(no)) = (&**pair, &**otherwise) else {
+            return None;
+        };
+        Some((TextTest::of(cond)?, finish_value(yes), finish_value(no)))
+    }
+
+    /// For `{{ a | community_id(b, c, d, e) }}` over registers (each maybe with a
+    /// constant default): the arguments. The result is the filter's on their values.
+    pub(crate) fn community_id(&self) -> Option<[RegArg; 5]> {
+        match &self.kind {
+            Kind::Expr(e) => flow::community_id(e),
             _ => None,
         }
     }

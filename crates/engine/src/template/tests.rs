@@ -828,23 +828,6 @@ fn community_id_filter() {
 #[test]
 fn text_tests_agree_with_the_evaluator() {
     // `ev.a` and `ev.b` become registers 0 and 1; `ev.c` is never set.
-    struct Regs(Vec<Option<Value>>);
-    impl Registers for Regs {
-        fn get(&self, reg: u32) -> Bound<'_> {
-            match &self.0[reg as usize] {
-                Some(v) => Bound::Value(v),
-                None => Bound::Undefined,
-            }
-        }
-    }
-    impl TextRegisters for Regs {
-        fn text(&self, reg: u32) -> Option<&str> {
-            self.0[reg as usize].as_ref().and_then(Value::as_str)
-        }
-        fn defined(&self, reg: u32) -> Option<bool> {
-            Some(self.0[reg as usize].is_some())
-        }
-    }
     let filters = [
         "{{ ev.a.lstrip().startswith('{') }}",
         "{{ ev.a[:1].isdigit() and ev.a.count(' ') >= 2 }}",
@@ -859,6 +842,10 @@ fn text_tests_agree_with_the_evaluator() {
         "{{ ev.a is string and ev.b is not string }}",
         "{{ ev.a | is_ipaddress }}",
         "{{ ev.a | is_ipv4 or ev.b.strip() | is_ipv6 }}",
+        "{{ ev.a | is_ipv4 or ev.b | is_ipv6 }}",
+        "{{ not ev.a.strip() | is_ipv6 }}",
+        "{{ ':' in ev.a and 'y' not in ev.b }}",
+        "{{ 'ab' in ev.a or 'é' in ev.a or '' in ev.b }}",
     ];
     let texts = [
         "",
@@ -877,12 +864,18 @@ fn text_tests_agree_with_the_evaluator() {
         "0",
         "²",
         "10.0.0.1",
+        " 10.0.0.1",
+        "10.0.0.01",
+        "01.2.3.4",
+        "256.1.1.1",
+        "1.2.3",
         "::1",
         "2001:db8::1",
-        " 10.0.0.1",
-        "1.2.3",
-        "01.2.3.4",
+        "2001:DB8::1",
         "fe80::1%eth0",
+        "::ffff:1.2.3.4",
+        "1::2::3",
+        "١٠.0.0.1",
     ];
     let mut covered = 0;
     for src in filters {
@@ -900,7 +893,7 @@ fn text_tests_agree_with_the_evaluator() {
             .text_test()
             .unwrap_or_else(|| panic!("{src}: not a text test"));
         for a in texts {
-            for b in ["", "7", "x y", "¾", " ::ffff:1.2.3.4 "] {
+            for b in ["", "7", "x y", "¾", "::", "1.2.3.4", " ::ffff:1.2.3.4 "] {
                 for regs in [
                     Regs(vec![Some(Value::from(a)), Some(Value::from(b)), None]),
                     Regs(vec![Some(Value::Int(3)), Some(Value::from(b)), None]),
@@ -919,5 +912,103 @@ fn text_tests_agree_with_the_evaluator() {
         }
     }
     // Most combinations run directly (the integer register is left to the evaluator).
-    assert!(covered > 400, "only {covered} combinations ran directly");
+    assert!(covered > 1500, "only {covered} combinations ran directly");
+}
+
+/// Binds `ev.a`, `ev.b`, `ev.c`, `ev.d`, `ev.e` to registers 0 to 4.
+fn rebound(src: &str) -> Template {
+    let t = Template::compile(src, &Layers).unwrap();
+    let mut bind = |slot: usize, keys: &[Str], _: PathUse| match (slot, keys) {
+        (2, [k]) => ["a", "b", "c", "d", "e"]
+            .iter()
+            .position(|n| *n == k.as_str())
+            .map(|i| i as u32),
+        _ => None,
+    };
+    t.rebind(&mut bind)
+        .unwrap_or_else(|| panic!("{src}: not rebound"))
+}
+
+/// Register values by number; `None` is Undefined.
+struct Regs(Vec<Option<Value>>);
+
+impl Registers for Regs {
+    fn get(&self, reg: u32) -> Bound<'_> {
+        match &self.0[reg as usize] {
+            Some(v) => Bound::Value(v),
+            None => Bound::Undefined,
+        }
+    }
+}
+
+impl TextRegisters for Regs {
+    fn text(&self, reg: u32) -> Option<&str> {
+        self.0[reg as usize].as_ref().and_then(Value::as_str)
+    }
+    fn defined(&self, reg: u32) -> Option<bool> {
+        Some(self.0[reg as usize].is_some())
+    }
+}
+
+/// A choice gives the evaluator's value whenever its test runs directly, the
+/// results finished as the evaluator finishes them (a container literal is parsed).
+#[test]
+fn choices_agree_with_the_evaluator() {
+    let t = rebound("{{ 'ipv6' if ':' in ev.a else '[1, 2]' }}");
+    let (test, yes, no) = t.choice().expect("a choice");
+    assert_eq!((&yes, &no), (&Value::from("ipv6"), &json("[1, 2]")));
+    let mut covered = 0;
+    for a in ["::1", "10.0.0.1", "", "a:b"] {
+        let regs = Regs(vec![Some(Value::from(a))]);
+        let env = Env {
+            slots: &[],
+            now: now(),
+            regs: &regs,
+        };
+        if let Some(truth) = test.run(&regs) {
+            covered += 1;
+            let direct = if truth { yes.clone() } else { no.clone() };
+            assert_eq!(Some(direct), t.eval(&env).unwrap(), "{a:?}");
+        }
+    }
+    assert_eq!(covered, 4);
+    // Not a choice: a branch that reads the event, no `else`, a test of numbers.
+    for src in [
+        "{{ ev.b if ':' in ev.a else 'x' }}",
+        "{{ 'x' if ':' in ev.a }}",
+        "{{ 'x' if ev.a > 3 else 'y' }}",
+    ] {
+        assert!(rebound(src).choice().is_none(), "{src}");
+    }
+}
+
+/// The `community_id` call is recognized over registers, with constant defaults;
+/// anything else is left to the evaluator.
+#[test]
+fn community_id_calls_over_registers() {
+    let t = rebound("{{ ev.a | community_id(ev.b, ev.c | default(0), ev.d | d('7'), ev.e) }}");
+    let args = t.community_id().expect("recognized");
+    let regs: Vec<u32> = args.iter().map(|a| a.reg).collect();
+    assert_eq!(regs, [0, 1, 2, 3, 4]);
+    let defaults: Vec<Option<Value>> = args.iter().map(|a| a.default.clone()).collect();
+    assert_eq!(
+        defaults,
+        [
+            None,
+            None,
+            Some(Value::Int(0)),
+            Some(Value::from("7")),
+            None
+        ]
+    );
+    for src in [
+        "{{ ev.a | community_id(ev.b, ev.c, ev.d) }}",
+        "{{ ev.a | community_id(ev.b, ev.c, ev.d, ev.e, 1) }}",
+        "{{ ev.a | community_id(ev.b, ev.c | default(0, true), ev.d, ev.e) }}",
+        "{{ ev.a | community_id(ev.b, ev.c | int, ev.d, ev.e) }}",
+        "{{ ev.a | community_id(ev.b, ev.c, ev.d, 6) }}",
+        "{{ ev.a | community_id(ev.b, ev.c, ev.d, ev.e) ~ '' }}",
+    ] {
+        assert!(rebound(src).community_id().is_none(), "{src}");
+    }
 }

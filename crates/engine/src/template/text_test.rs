@@ -1,7 +1,7 @@
 //! Filters over the text of registers, compiled to direct string operations. The
 //! commonest filter shapes (`x.lstrip().startswith('{')`, `x[:1].isdigit()`,
 //! `x.count(' ') >= 13`, `x is defined`, `x == 'text'`, `x is string`,
-//! `x | is_ipaddress`, joined by `and`, `or`, `not`) then run
+//! `x | is_ipaddress`, `':' in x`, joined by `and`, `or`, `not`) then run
 //! without the evaluator, values or allocations, whenever their registers hold
 //! text. Every shape gives a boolean, so the filter's truth is the evaluator's.
 
@@ -49,6 +49,8 @@ enum Pred {
     IsString(Text),
     /// `| is_ipaddress`, `| is_ipv4`, `| is_ipv6`.
     Ip(Text, Filter),
+    /// `'sub' in x` (`true`) or `'sub' not in x` (`false`).
+    Contains(Text, Str, bool),
 }
 
 impl TextTest {
@@ -162,6 +164,11 @@ fn pred(e: &Expr) -> Option<Pred> {
             Some(Pred::Equals(text(left)?, s.clone(), equal))
         }
         Expr::Cmp(left, ops) => {
+            if let (Expr::Const(Value::Str(sub)), [(op @ (CmpOp::In | CmpOp::NotIn), hay)]) =
+                (&**left, ops.as_slice())
+            {
+                return Some(Pred::Contains(text(hay)?, sub.clone(), *op == CmpOp::In));
+            }
             let [(op, Expr::Const(Value::Int(n)))] = ops.as_slice() else {
                 return None;
             };
@@ -208,6 +215,15 @@ impl Pred {
             Pred::StartsWith(t, p) => t.get(regs)?.starts_with(p.as_str()),
             Pred::EndsWith(t, p) => t.get(regs)?.ends_with(p.as_str()),
             Pred::IsDigit(t) => methods::is_digit_text(t.get(regs)?),
+            Pred::Contains(t, sub, inside) => {
+                let text = t.get(regs)?;
+                let found = match sub.as_bytes() {
+                    // One ASCII byte is never inside a multi-byte character.
+                    &[b] if b.is_ascii() => memchr::memchr(b, text.as_bytes()).is_some(),
+                    _ => text.contains(sub.as_str()),
+                };
+                found == *inside
+            }
             Pred::Equals(t, s, equal) => (t.get(regs)? == s.as_str()) == *equal,
             Pred::IsString(t) => {
                 t.get(regs)?;
