@@ -470,7 +470,15 @@ fn direct_writes_match_the_interpreter() {
         output_field: r
         columnnames: [src, dst, sp, dp, proto, n]
   - name: s
+  - name: t
 stages:
+  # Reads stage `s`'s layer: the direct writes show there too.
+  t:
+    actions:
+      - set:
+          w.n_long: "{{ s.v.n_long }}"
+          w.family: "{{ s.v.family }}"
+          w.cid: "{{ s.v.cid }}"
   s:
     actions:
       - set:
@@ -519,6 +527,9 @@ v.family_list: {name: v.family_list, type: keyword}
 v.cid: {name: v.cid, type: keyword}
 v.cid_layer: {name: v.cid_layer, type: keyword}
 v.cid_long: {name: v.cid_long, type: long}
+w.n_long: {name: w.n_long, type: keyword}
+w.family: {name: w.family, type: keyword}
+w.cid: {name: w.cid, type: keyword}
 ";
     let planned = load_with(parser, Some(fields)).unwrap();
     assert!(planned.is_planned(), "{:?}", planned.plan_refusal());
