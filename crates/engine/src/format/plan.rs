@@ -1277,6 +1277,16 @@ impl State {
         self.ran = 0;
     }
 
+    /// Puts what a register holds. A value made earlier from the text it held (a
+    /// layer produced again by a step of the same name) is dropped with it.
+    #[inline(always)]
+    fn hold(&mut self, reg: u32, held: Held) {
+        self.held[reg as usize] = held;
+        if self.cached.get() {
+            self.held_cache[reg as usize].take();
+        }
+    }
+
     /// Keeps `value` for this event; `Held::Value` and `Out::Value` point to it.
     fn keep(&mut self, value: Value) -> u32 {
         self.values.push(value);
@@ -1877,6 +1887,12 @@ impl Plan {
                                     None => Held::Undefined,
                                 };
                             }
+                            // As `State::hold` does, once for the whole split.
+                            if state.cached.get() {
+                                for &(_, r) in by_column {
+                                    state.held_cache[r as usize].take();
+                                }
+                            }
                         }
                         state.spans = spans;
                         if fast {
@@ -1905,13 +1921,14 @@ impl Plan {
                         let fast = parser.find_spans(text, names, &mut found).is_some();
                         if fast {
                             for &(at, r) in by_reg {
-                                state.held[r as usize] = match found[at as usize] {
+                                let held = match found[at as usize] {
                                     Some((lo, hi)) => Held::Text(Span {
                                         lo: span.lo + lo,
                                         hi: span.lo + hi,
                                     }),
                                     None => Held::Undefined,
                                 };
+                                state.hold(r, held);
                             }
                         }
                         state.found = found;
@@ -1977,10 +1994,11 @@ impl Plan {
                     };
                     if fast {
                         for (r, value) in fields.drain(..) {
-                            state.held[r as usize] = match value {
+                            let held = match value {
                                 Some(value) => Held::Value(state.keep(value)),
                                 None => Held::Undefined,
                             };
+                            state.hold(r, held);
                         }
                         state.spans = spans;
                         state.fields = fields;
@@ -2003,14 +2021,14 @@ impl Plan {
                                 continue;
                             };
                             for &(_, r) in by_reg {
-                                state.held[r as usize] = Held::Undefined;
+                                state.hold(r, Held::Undefined);
                             }
                             for (key, value) in output {
                                 let Some(at) = names.find(&key) else { continue };
                                 let v = state.keep(value);
                                 for &(a, r) in by_reg {
                                     if a as usize == at {
-                                        state.held[r as usize] = Held::Value(v);
+                                        state.hold(r, Held::Value(v));
                                     }
                                 }
                             }
@@ -2034,7 +2052,7 @@ impl Plan {
                     state.fields = fields;
                     let root = state.keep(layer);
                     for &r in regs {
-                        state.held[r as usize] = Held::In(root);
+                        state.hold(r, Held::In(root));
                     }
                     produced |= bit;
                 }

@@ -584,3 +584,45 @@ w.cid: {name: w.cid, type: keyword}
     }
     assert!(planned_lines > 20, "{planned_lines}");
 }
+
+/// Two steps of one name can both produce the layer in one event: the second's
+/// fields replace the first's, also for a template that read the first's value.
+#[test]
+fn a_layer_produced_twice_is_read_fresh() {
+    let f = load(
+        "pipeline:
+  - name: d
+    external:
+      name: dsv.parse-dsv
+      properties:
+        delimiter: ' '
+        output_field: r
+        columnnames: [x, y]
+  - name: d
+    filter: '{{ d.r.x | int > 0 }}'
+    external:
+      name: dsv.parse-dsv
+      properties:
+        delimiter: ','
+        output_field: r
+        columnnames: [x, y]
+  - name: s
+stages:
+  s:
+    actions:
+      - set:
+          v.x: '{{ d.r.x ~ ''!'' }}'
+          v.y: '{{ d.r.y }}'
+",
+    )
+    .unwrap();
+    assert!(f.is_planned(), "{:?}", f.plan_refusal());
+    // The second split is on commas: `x` is `1 a`, no longer `1`.
+    for message in ["1 a,b", "0 a,b", "1 c", "x y"] {
+        let mut out = Vec::new();
+        let planned = f
+            .parse_message_json(message, now(), &mut out)
+            .map(|()| parse_json(std::str::from_utf8(&out).unwrap()).unwrap());
+        assert_eq!(planned, f.parse_message(message, now()), "{message:?}");
+    }
+}
