@@ -1377,15 +1377,55 @@ static PRESENT: Value = Value::Null;
 impl<'a> View<'a> {
     fn out(&self, slot: u32) -> Option<&'a Value> {
         let state = self.state;
-        match state.outs[slot as usize] {
+        self.value_of(state.outs[slot as usize], &state.out_cache[slot as usize])
+    }
+
+    /// An output's value (the event's field or a stage's copy of it), made once from
+    /// message text into `cache` when it is not a value already.
+    fn value_of(&self, out: Out, cache: &'a OnceCell<Value>) -> Option<&'a Value> {
+        let state = self.state;
+        match out {
             Out::None => None,
             Out::Const(i) => Some(&self.plan.consts[i as usize].0),
             Out::Value(i) => Some(&state.values[i as usize]),
-            out => Some(state.out_cache[slot as usize].get_or_init(|| {
+            out => Some(cache.get_or_init(|| {
                 state.cached.set(true);
                 out.value(self.plan, state, self.message)
             })),
         }
+    }
+
+    /// An output's text, when it holds text.
+    fn text_of(&self, out: Out) -> Option<&'a str> {
+        match out {
+            Out::Text(span) => Some(span.of(self.message)),
+            Out::Value(i) => self.state.values[i as usize].as_str(),
+            Out::Const(i) => self.plan.consts[i as usize].0.as_str(),
+            Out::None | Out::Cased(..) | Out::Int(_) | Out::Epoch(_) | Out::Json(..) => None,
+        }
+    }
+}
+
+/// A path to an object of the output: any value when a field in it is set, else
+/// Undefined when its parent exists, else an error.
+fn object_bound(any: bool, parent_exists: impl FnOnce() -> bool) -> Bound<'static> {
+    if any {
+        // Only asked whether it is defined: any value answers yes.
+        Bound::Value(&PRESENT)
+    } else if parent_exists() {
+        Bound::Undefined
+    } else {
+        Bound::Absent
+    }
+}
+
+/// A path the output never has: Undefined when only its last key is missing and
+/// the object holding it exists, else an error.
+fn missing_bound(last_is_missing: bool, parent_exists: impl FnOnce() -> bool) -> Bound<'static> {
+    if last_is_missing && parent_exists() {
+        Bound::Undefined
+    } else {
+        Bound::Absent
     }
 }
 
@@ -1462,19 +1502,11 @@ impl<'a> View<'a> {
                 },
                 Held::Absent | Held::Undefined => None,
             },
-            Reg::Leaf { out, .. } => match self.state.outs[*out as usize] {
-                Out::Text(span) => Some(span.of(message)),
-                Out::Value(i) => self.state.values[i as usize].as_str(),
-                Out::Const(i) => self.plan.consts[i as usize].0.as_str(),
-                Out::None | Out::Cased(..) | Out::Int(_) | Out::Epoch(_) | Out::Json(..) => None,
-            },
+            Reg::Leaf { out, .. } => self.text_of(self.state.outs[*out as usize]),
             Reg::Stage { stage, reg } => match &**reg {
-                Reg::Leaf { out, .. } => match self.state.mirrors[self.mirror(*stage, *out)] {
-                    Out::Text(span) => Some(span.of(message)),
-                    Out::Value(i) => self.state.values[i as usize].as_str(),
-                    Out::Const(i) => self.plan.consts[i as usize].0.as_str(),
-                    _ => None,
-                },
+                Reg::Leaf { out, .. } => {
+                    self.text_of(self.state.mirrors[self.mirror(*stage, *out)])
+                }
                 _ => None,
             },
             Reg::Object { .. } | Reg::Missing { .. } => None,
@@ -1492,30 +1524,23 @@ impl<'a> View<'a> {
         match reg {
             Reg::Leaf { out, parent } => {
                 let m = self.mirror(stage, *out);
-                match state.mirrors[m] {
-                    Out::None if state.mirror_exists(stage, slots, *parent) => Bound::Undefined,
-                    Out::None => Bound::Absent,
-                    Out::Const(i) => Bound::Value(&self.plan.consts[i as usize].0),
-                    Out::Value(i) => Bound::Value(&state.values[i as usize]),
-                    out => Bound::Value(state.mirror_cache[m].get_or_init(|| {
-                        state.cached.set(true);
-                        out.value(self.plan, state, self.message)
-                    })),
+                match self.value_of(state.mirrors[m], &state.mirror_cache[m]) {
+                    Some(v) => Bound::Value(v),
+                    None if state.mirror_exists(stage, slots, *parent) => Bound::Undefined,
+                    None => Bound::Absent,
                 }
             }
             Reg::Object { range, parent } => {
-                if state.mirror_any(stage, slots, *range) {
-                    Bound::Value(&PRESENT)
-                } else if state.mirror_exists(stage, slots, *parent) {
-                    Bound::Undefined
-                } else {
-                    Bound::Absent
-                }
+                object_bound(state.mirror_any(stage, slots, *range), || {
+                    state.mirror_exists(stage, slots, *parent)
+                })
             }
             Reg::Missing {
                 parent,
                 last_is_missing,
-            } if *last_is_missing && state.mirror_exists(stage, slots, *parent) => Bound::Undefined,
+            } => missing_bound(*last_is_missing, || {
+                state.mirror_exists(stage, slots, *parent)
+            }),
             _ => Bound::Absent,
         }
     }
@@ -1612,25 +1637,12 @@ impl Registers for View<'_> {
                 None => Bound::Absent,
             },
             Reg::Object { range, parent } => {
-                if state.any(*range) {
-                    // Only asked whether it is defined: any value answers yes.
-                    Bound::Value(&PRESENT)
-                } else if state.exists(*parent) {
-                    Bound::Undefined
-                } else {
-                    Bound::Absent
-                }
+                object_bound(state.any(*range), || state.exists(*parent))
             }
             Reg::Missing {
                 parent,
                 last_is_missing,
-            } => {
-                if *last_is_missing && state.exists(*parent) {
-                    Bound::Undefined
-                } else {
-                    Bound::Absent
-                }
-            }
+            } => missing_bound(*last_is_missing, || state.exists(*parent)),
             Reg::Stage { stage, reg } => self.staged(*stage, reg),
         }
     }
