@@ -332,6 +332,19 @@ fn the_input_event_is_copied_into_final() {
     assert_eq!(get(&out, "message"), Some(&Value::from("m")));
 }
 
+/// Asserts that `f` runs on the flat executor and gives the interpreter's event
+/// (or rejection) for each of `messages`.
+fn assert_planned_as_interpreted(f: &Format, messages: &[&str]) {
+    assert!(f.is_planned(), "{:?}", f.plan_refusal());
+    for message in messages {
+        let mut out = Vec::new();
+        let planned = f
+            .parse_message_json(message, now(), &mut out)
+            .map(|()| parse_json(std::str::from_utf8(&out).unwrap()).unwrap());
+        assert_eq!(planned, f.parse_message(message, now()), "{message:?}");
+    }
+}
+
 /// Fields that only constants write are part of the flat executor's skeletons; one
 /// also written with another constant, from a template or by a translation is not.
 /// Either way, each event is the interpreter's.
@@ -365,13 +378,10 @@ stages:
 "
     ))
     .unwrap();
-    assert!(f.is_planned(), "{:?}", f.plan_refusal());
-    for message in ["x=0 y=t", "x=1 y=t", "x=1 y=u", "x=2 y=t", "x=1", "x=2"] {
-        let mut out = Vec::new();
-        f.parse_message_json(message, now(), &mut out).unwrap();
-        let planned = parse_json(std::str::from_utf8(&out).unwrap()).unwrap();
-        assert_eq!(planned, run(&f, message), "{message}");
-    }
+    assert_planned_as_interpreted(
+        &f,
+        &["x=0 y=t", "x=1 y=t", "x=1 y=u", "x=2 y=t", "x=1", "x=2"],
+    );
     // The planned text itself, for one event (keys in layout order).
     let mut out = Vec::new();
     f.parse_message_json("x=1 y=t", now(), &mut out).unwrap();
@@ -405,15 +415,7 @@ stages:
 ",
     )
     .unwrap();
-    assert!(f.is_planned(), "{:?}", f.plan_refusal());
-    for message in ["1 2", "1", ""] {
-        let mut out = Vec::new();
-        let planned = f
-            .parse_message_json(message, now(), &mut out)
-            .map(|()| parse_json(std::str::from_utf8(&out).unwrap()).unwrap());
-        let interpreted = f.parse_message(message, now());
-        assert_eq!(planned, interpreted, "{message:?}");
-    }
+    assert_planned_as_interpreted(&f, &["1 2", "1", ""]);
     assert_eq!(get(&run(&f, "1 2"), "x.a"), Some(&Value::from("1")));
 }
 
@@ -435,14 +437,10 @@ stages:
 "
     ))
     .unwrap();
-    assert!(f.is_planned(), "{:?}", f.plan_refusal());
-    for message in ["t=1 d=2 user=bob", "t=1 user=bob", "d=2", "user=bob", ""] {
-        let mut out = Vec::new();
-        let planned = f
-            .parse_message_json(message, now(), &mut out)
-            .map(|()| parse_json(std::str::from_utf8(&out).unwrap()).unwrap());
-        assert_eq!(planned, f.parse_message(message, now()), "{message:?}");
-    }
+    assert_planned_as_interpreted(
+        &f,
+        &["t=1 d=2 user=bob", "t=1 user=bob", "d=2", "user=bob", ""],
+    );
     assert_eq!(
         get(&run(&f, "d=2"), "custom"),
         Some(&parse_json(r#"{"deep":{}}"#).unwrap())
@@ -616,13 +614,6 @@ stages:
 ",
     )
     .unwrap();
-    assert!(f.is_planned(), "{:?}", f.plan_refusal());
     // The second split is on commas: `x` is `1 a`, no longer `1`.
-    for message in ["1 a,b", "0 a,b", "1 c", "x y"] {
-        let mut out = Vec::new();
-        let planned = f
-            .parse_message_json(message, now(), &mut out)
-            .map(|()| parse_json(std::str::from_utf8(&out).unwrap()).unwrap());
-        assert_eq!(planned, f.parse_message(message, now()), "{message:?}");
-    }
+    assert_planned_as_interpreted(&f, &["1 a,b", "0 a,b", "1 c", "x y"]);
 }
