@@ -140,6 +140,14 @@ async fn a_429_with_retry_after_is_retried_after_that_delay_and_nothing_is_lost(
     run(config(dir.path(), &input, port, "concurrency = 1")).await;
     let seen = seen.lock().unwrap().clone();
     assert!(seen.len() >= 4, "{} requests", seen.len());
+    assert!(
+        seen[0]
+            .headers
+            .iter()
+            .any(|h| h.to_ascii_lowercase() == "x-intake-key: k-secret"),
+        "{:?}",
+        seen[0].headers
+    );
     let waited = seen[1].at - seen[0].at;
     assert!(waited >= Duration::from_secs(2), "retried after {waited:?}");
     // The refused request came again: every event arrived (at least once).
