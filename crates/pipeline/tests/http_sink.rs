@@ -144,7 +144,7 @@ async fn a_429_with_retry_after_is_retried_after_that_delay_and_nothing_is_lost(
         seen[0]
             .headers
             .iter()
-            .any(|h| h.to_ascii_lowercase() == "x-intake-key: k-secret"),
+            .any(|h| h.eq_ignore_ascii_case("x-intake-key: k-secret")),
         "{:?}",
         seen[0].headers
     );
