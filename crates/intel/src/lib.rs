@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod feed;
+pub mod geoip;
 pub mod index;
 pub mod indicator;
 pub mod json_scan;
@@ -12,4 +13,5 @@ pub mod stix;
 
 pub use alerts::AlertAggregator;
 pub use feed::{FeedFormat, FeedSpec};
+pub use geoip::{GeoIp, GeoIpConfig};
 pub use matcher::{MatchOutcome, ReloadOutcome, RuleHit, RuleSpec, Severity, ThreatMatchConfig, ThreatMatcher, ThreatMetrics, unix_now};
