@@ -32,6 +32,8 @@ pub struct IndicatorSet {
     metas: Vec<Arc<Meta>>,
     /// The next indicator with the same value, or `NONE`.
     next: Vec<u32>,
+    /// One bit per /16, then one bit per /24, set when the block holds any indicator.
+    v4_regions: Vec<u64>,
     v4_blocks: Vec<u64>,
     v4_exact: FxHashMap<u32, u32>,
     /// Prefix length and masked network → first indicator, longest prefix first.
@@ -66,13 +68,13 @@ impl IndicatorSet {
             let head = match observable {
                 Observable::Ip(IpAddr::V4(ip)) => {
                     let ip = u32::from(ip);
-                    mark_blocks(&mut set.v4_blocks, ip, ip);
+                    mark_blocks(&mut set.v4_regions, &mut set.v4_blocks, ip, ip);
                     set.v4_exact.entry(ip).or_insert(NONE)
                 }
                 Observable::Ip(IpAddr::V6(ip)) => set.v6_exact.entry(u128::from(ip)).or_insert(NONE),
                 Observable::Cidr(IpNet::V4(net)) => {
                     let (first, last) = (u32::from(net.network()), u32::from(net.broadcast()));
-                    mark_blocks(&mut set.v4_blocks, first, last);
+                    mark_blocks(&mut set.v4_regions, &mut set.v4_blocks, first, last);
                     table(&mut set.v4_nets, net.prefix_len()).entry(first).or_insert(NONE)
                 }
                 Observable::Cidr(IpNet::V6(net)) => {
@@ -117,8 +119,10 @@ impl IndicatorSet {
     /// Whether the /24 block of `ip` holds any indicator: the cheap first test.
     #[inline]
     pub fn may_hold_v4(&self, ip: u32) -> bool {
+        let region = (ip >> 16) as usize;
         let block = (ip >> 8) as usize;
-        self.v4_blocks.get(block / 64).is_some_and(|word| word & (1 << (block % 64)) != 0)
+        self.v4_regions.get(region / 64).is_some_and(|word| word & (1 << (region % 64)) != 0)
+            && self.v4_blocks.get(block / 64).is_some_and(|word| word & (1 << (block % 64)) != 0)
     }
 
     /// Every indicator covering `ip`: the exact address first, then ranges longest first.
@@ -194,9 +198,13 @@ fn table<K>(tables: &mut Vec<(u8, FxHashMap<K, u32>)>, len: u8) -> &mut FxHashMa
     &mut tables[at].1
 }
 
-fn mark_blocks(blocks: &mut Vec<u64>, first: u32, last: u32) {
+fn mark_blocks(regions: &mut Vec<u64>, blocks: &mut Vec<u64>, first: u32, last: u32) {
     if blocks.is_empty() {
+        regions.resize(1 << 10, 0);
         blocks.resize(1 << 18, 0);
+    }
+    for region in (first >> 16)..=(last >> 16) {
+        regions[region as usize / 64] |= 1 << (region % 64);
     }
     for block in (first >> 8)..=(last >> 8) {
         blocks[block as usize / 64] |= 1 << (block % 64);

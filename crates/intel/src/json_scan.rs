@@ -3,13 +3,12 @@
 //!
 //! Enrichment must cost next to nothing on events that match nothing, so an event is
 //! never parsed into a tree: the scanner walks the text once, descends only into the
-//! members named by the wanted paths and jumps over every other value (strings with
-//! `memchr`, objects and arrays by counting their own brackets outside strings).
+//! members named by the wanted paths and jumps over every other value, looking at eight
+//! bytes at a time for the quotes, backslashes and brackets that end it.
 //!
 //! Keys are compared as raw bytes: a key written with escapes (`"\u0073ource"`) is not
 //! recognized. Engine output never escapes ASCII keys.
 
-use memchr::{memchr2, memchr3};
 
 /// Where a scan stopped on text that is not a JSON object.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -163,16 +162,92 @@ fn scan_object(json: &[u8], open: usize, node: &Node, found: &mut impl FnMut(usi
     }
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// Bit masks (bit i: byte `at + i`) of the bytes that matter for skipping, over one block.
+struct Block {
+    quotes: u32,
+    backslashes: u32,
+    opens: u32,
+    closes: u32,
+}
+
+const BLOCK: usize = 16;
+
+/// The masks of the 16 bytes at `at`; the caller ensures `at + 16 <= json.len()`.
+/// SSE2 (part of every x86_64) compares the 16 bytes at once; elsewhere two 8-byte words.
+#[inline(always)]
+fn block(json: &[u8], at: usize) -> Block {
+    let bytes: &[u8; BLOCK] = json[at..at + BLOCK].try_into().expect("a whole block");
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8};
+        // SAFETY: SSE2 is always available on x86_64, and the load reads exactly the 16
+        // bytes of `bytes` (unaligned loads are allowed).
+        unsafe {
+            let v = _mm_loadu_si128(bytes.as_ptr() as *const __m128i);
+            let eq = |b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
+            Block {
+                quotes: _mm_movemask_epi8(eq(b'"')) as u32,
+                backslashes: _mm_movemask_epi8(eq(b'\\')) as u32,
+                opens: _mm_movemask_epi8(_mm_or_si128(eq(b'{'), eq(b'['))) as u32,
+                closes: _mm_movemask_epi8(_mm_or_si128(eq(b'}'), eq(b']'))) as u32,
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let half = |w: &[u8]| u64::from_le_bytes(w.try_into().expect("eight bytes"));
+        let (lo, hi) = (half(&bytes[..8]), half(&bytes[8..]));
+        let bits = |b: u8| byte_bits(lo, b) | byte_bits(hi, b) << 8;
+        Block {
+            quotes: bits(b'"'),
+            backslashes: bits(b'\\'),
+            opens: bits(b'{') | bits(b'['),
+            closes: bits(b'}') | bits(b']'),
+        }
+    }
+}
+
+/// The bytes of `word` equal to `byte`, exactly, as one bit per byte (bit i: byte i).
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+#[inline(always)]
+fn byte_bits(word: u64, byte: u8) -> u32 {
+    const LOWS: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    let x = word ^ (ONES * byte as u64);
+    let zero_highs = !(((x & LOWS).wrapping_add(LOWS)) | x | LOWS);
+    ((zero_highs >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
+}
+
+/// The first position at or after `at` holding one of `N` bytes, for the tail of a text
+/// shorter than a block.
+#[inline]
+fn find_any<const N: usize>(json: &[u8], at: usize, bytes: [u8; N]) -> Option<usize> {
+    json[at.min(json.len())..].iter().position(|c| bytes.contains(c)).map(|i| at + i)
+}
+
 /// The end (after the closing quote) of the string opening at `open`, and whether it has escapes.
+#[inline]
 fn string_end(json: &[u8], open: usize) -> Result<(usize, bool), ScanError> {
     let mut at = open + 1;
     let mut escaped = false;
     loop {
-        match memchr2(b'"', b'\\', &json[at.min(json.len())..]) {
-            Some(i) if json[at + i] == b'"' => return Ok((at + i + 1, escaped)),
+        let next = if at + BLOCK <= json.len() {
+            let b = block(json, at);
+            let stops = b.quotes | b.backslashes;
+            if stops == 0 {
+                at += BLOCK;
+                continue;
+            }
+            Some(at + stops.trailing_zeros() as usize)
+        } else {
+            find_any(json, at, [b'"', b'\\'])
+        };
+        match next {
+            Some(i) if json[i] == b'"' => return Ok((i + 1, escaped)),
             Some(i) => {
                 escaped = true;
-                at += i + 2;
+                at = i + 2;
             }
             None => return err(open, "unterminated string"),
         }
@@ -186,8 +261,8 @@ fn skip_value(json: &[u8], at: usize) -> Result<Value, ScanError> {
             let (end, escaped) = string_end(json, at)?;
             (ValueKind::String { escaped }, end)
         }
-        Some(b'{') => (ValueKind::Object, skip_nested(json, at, b'{', b'}')?),
-        Some(b'[') => (ValueKind::Array, skip_nested(json, at, b'[', b']')?),
+        Some(b'{') => (ValueKind::Object, skip_nested(json, at)?),
+        Some(b'[') => (ValueKind::Array, skip_nested(json, at)?),
         Some(_) => {
             let mut end = at;
             while let Some(c) = json.get(end) {
@@ -206,25 +281,80 @@ fn skip_value(json: &[u8], at: usize) -> Result<Value, ScanError> {
     Ok(Value { kind, start: at, end })
 }
 
-/// Skips an object or array by counting only its own kind of bracket outside strings:
-/// in well-formed JSON the other kind is balanced inside it.
-fn skip_nested(json: &[u8], open: usize, up: u8, down: u8) -> Result<usize, ScanError> {
+/// Skips an object or array by counting brackets outside strings (not checking that
+/// each closes its own kind: a value skipped is not read). A block at a time: the quotes'
+/// running parity tells which brackets are inside strings. A block holding a backslash
+/// (an escape) hands over to the byte-exact loop.
+fn skip_nested(json: &[u8], open: usize) -> Result<usize, ScanError> {
     let mut depth = 1usize;
     let mut at = open + 1;
+    let mut in_string = false;
+    while at + BLOCK <= json.len() {
+        let b = block(json, at);
+        if b.backslashes != 0 {
+            break;
+        }
+        // Bit i of `inside`: byte i follows an odd number of quotes of the block.
+        let mut inside = b.quotes ^ (b.quotes << 1);
+        inside ^= inside << 2;
+        inside ^= inside << 4;
+        inside ^= inside << 8;
+        if in_string {
+            inside = !inside;
+        }
+        let mut structural = (b.opens | b.closes) & !inside & 0xffff;
+        while structural != 0 {
+            let i = structural.trailing_zeros();
+            if b.opens >> i & 1 == 1 {
+                depth += 1;
+            } else {
+                depth -= 1;
+                if depth == 0 {
+                    return Ok(at + i as usize + 1);
+                }
+            }
+            structural &= structural - 1;
+        }
+        in_string = inside >> 15 & 1 == 1;
+        at += BLOCK;
+    }
+    if in_string {
+        // `at` is inside a string with no escape pending: finish it as from its quote.
+        at = string_end(json, at - 1)?.0;
+    }
     while depth > 0 {
-        let Some(i) = memchr3(b'"', up, down, &json[at.min(json.len())..]) else {
+        let Some(i) = find_any(json, at, [b'"', b'{', b'}', b'[', b']']) else {
             return err(open, "unterminated object or array");
         };
-        at += i;
-        match json[at] {
-            b'"' => at = string_end(json, at)?.0,
-            c => {
-                depth = if c == up { depth + 1 } else { depth - 1 };
-                at += 1;
+        match json[i] {
+            b'"' => at = string_end(json, i)?.0,
+            b'{' | b'[' => {
+                depth += 1;
+                at = i + 1;
+            }
+            _ => {
+                depth -= 1;
+                at = i + 1;
             }
         }
     }
     Ok(at)
+}
+
+/// Calls `each` with every element of an array value, without copying.
+pub fn for_each_element(json: &[u8], array: Value, each: &mut impl FnMut(Value)) {
+    if array.kind != ValueKind::Array {
+        return;
+    }
+    let mut at = skip_ws(json, array.start + 1);
+    while at < array.end - 1 {
+        let Ok(element) = skip_value(json, at) else { break };
+        each(element);
+        at = skip_ws(json, element.end);
+        if json.get(at) == Some(&b',') {
+            at = skip_ws(json, at + 1);
+        }
+    }
 }
 
 /// The string elements of an array value (other elements are skipped), or the value itself
@@ -306,6 +436,26 @@ mod tests {
     }
 
     #[test]
+    fn skipping_is_exact_across_words_strings_and_escapes() {
+        let tricky = [
+            r#"{"a":"}}}}]]]]{{{{","b":[1,2,{"c":"]"}],"d":{}}"#,
+            r#"{"a":"x\\\"}]","b":"\\\\","c":{"d":"\\"}}"#,
+            r#"{"aaaaaaa":"bbbbbbbbbbbbbbb}","c":[[[[[[[[]]]]]]]],"e":"f"}"#,
+            r#"{"a":"1234567","b":"x\"y}"}"#,
+        ];
+        for value in tricky {
+            let json = format!(r#"{{"skip":{value},"k":"v"}}"#);
+            // Every start offset of the value inside a word is exercised by padding.
+            for pad in 0..16 {
+                let json = format!("{}{json}", " ".repeat(pad));
+                assert_eq!(find(&json, &["k"]), vec![("k".to_string(), "\"v\"".to_string())], "{json}");
+                let end = skip_nested(json.as_bytes(), pad + 8).unwrap();
+                assert_eq!(&json[pad + 8..end], value, "{json}");
+            }
+        }
+    }
+
+    #[test]
     fn tolerates_whitespace_and_a_path_under_a_non_object() {
         let json = " { \"source\" : \"x\" , \"dns\" : { \"question\" : { \"name\" : \"A.example\" } } } ";
         assert_eq!(
@@ -317,7 +467,7 @@ mod tests {
     #[test]
     fn malformed_events_are_errors_with_their_offset() {
         let set = PathSet::new(&["a.b"]);
-        for (bad, offset) in [("[1]", 0), ("{\"a\":{\"b\":\"x}", 10), ("{\"a\" 1}", 5), ("{\"a\":1} x", 8), ("{\"a\":{\"c\":[}", 10), ("{\"a\":", 5)] {
+        for (bad, offset) in [("[1]", 0), ("{\"a\":{\"b\":\"x}", 10), ("{\"a\" 1}", 5), ("{\"a\":1} x", 8), ("{\"a\":{\"c\":[}", 12), ("{\"a\":", 5)] {
             let e = set.scan(bad.as_bytes(), &mut |_, _| {}).unwrap_err();
             assert_eq!(e.offset, offset, "{bad}: {e}");
         }

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use crate::feed::{FeedSpec, read_feed};
 use crate::index::{Hit, IndicatorSet};
 use crate::indicator::{Family, Meta, canonical_ip, normalize_domain, normalize_url};
-use crate::json_scan::{PathSet, ScanError, Value, ValueKind, member_prefix, push_json_str, splice, strings};
+use crate::json_scan::{PathSet, for_each_element, ScanError, Value, ValueKind, member_prefix, push_json_str, splice, strings};
 
 /// The `threat_match` transform's own settings.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -189,7 +189,6 @@ pub enum ReloadOutcome {
 
 struct Feed {
     spec: FeedSpec,
-    index: ArcSwap<IndicatorSet>,
     state: Mutex<FeedState>,
     reloads: AtomicU64,
     reload_failures: AtomicU64,
@@ -206,6 +205,8 @@ struct FeedState {
 
 pub struct ThreatMatcher {
     feeds: Vec<Feed>,
+    /// Every feed's index, in feed order, swapped as a whole: one atomic load per event.
+    sets: ArcSwap<Vec<Arc<IndicatorSet>>>,
     rules: Vec<Rule>,
     rule_paths: PathSet,
     paths: PathSet,
@@ -251,12 +252,13 @@ impl ThreatMatcher {
             rules.push(Rule { name: spec.name.as_str().into(), severity: spec.severity, tags, fields, matches: AtomicU64::new(0) });
         }
         let mut feeds = Vec::new();
+        let mut sets = Vec::new();
         for spec in &config.feeds {
             let stamp = file_stamp(spec);
             let content = read_feed(spec, now)?;
+            sets.push(Arc::new(IndicatorSet::build(content.indicators)));
             feeds.push(Feed {
                 spec: spec.clone(),
-                index: ArcSwap::from_pointee(IndicatorSet::build(content.indicators)),
                 state: Mutex::new(FeedState {
                     stamp,
                     read_at: now,
@@ -272,6 +274,7 @@ impl ThreatMatcher {
         paths.extend(["threat", "threat.enrichments"]);
         Ok(ThreatMatcher {
             feeds,
+            sets: ArcSwap::from_pointee(sets),
             rules,
             rule_paths: PathSet::new(&rule_field_names),
             paths: PathSet::new(&paths),
@@ -291,10 +294,10 @@ impl ThreatMatcher {
     /// failure is counted and kept as the feed's `last_error` until a read succeeds.
     /// Cheap when nothing changed (one `stat` per feed): call it every few seconds.
     pub fn reload_if_changed(&self, now: i64) -> Vec<ReloadOutcome> {
-        self.feeds.iter().map(|feed| self.reload_feed(feed, now)).collect()
+        self.feeds.iter().enumerate().map(|(at, feed)| self.reload_feed(at, feed, now)).collect()
     }
 
-    fn reload_feed(&self, feed: &Feed, now: i64) -> ReloadOutcome {
+    fn reload_feed(&self, at: usize, feed: &Feed, now: i64) -> ReloadOutcome {
         let mut state = feed.state.lock().unwrap_or_else(|e| e.into_inner());
         let stamp = file_stamp(&feed.spec);
         if stamp.is_some() && stamp == state.stamp && now - state.read_at < self.reload_interval {
@@ -305,7 +308,14 @@ impl ThreatMatcher {
         match read_feed(&feed.spec, now) {
             Ok(content) => {
                 let indicators = content.indicators.len();
-                feed.index.store(Arc::new(IndicatorSet::build(content.indicators)));
+                let set = Arc::new(IndicatorSet::build(content.indicators));
+                // Feeds reload one at a time (this feed's lock is held): the other
+                // entries are the current ones.
+                self.sets.rcu(|sets| {
+                    let mut sets = Vec::clone(sets);
+                    sets[at] = set.clone();
+                    sets
+                });
                 state.inactive = content.inactive;
                 state.unsupported = content.unsupported;
                 state.last_error = None;
@@ -325,8 +335,8 @@ impl ThreatMatcher {
             feeds: self
                 .feeds
                 .iter()
-                .map(|feed| {
-                    let index = feed.index.load();
+                .zip(self.sets.load().iter())
+                .map(|(feed, index)| {
                     let state = feed.state.lock().unwrap_or_else(|e| e.into_inner());
                     FeedStatus {
                         name: feed.spec.display_name(),
@@ -357,15 +367,16 @@ impl ThreatMatcher {
     /// the caller passes `event` on. A malformed event is an error, the caller passes it
     /// on unchanged and reports it.
     pub fn enrich(&self, event: &[u8], now: i64, out: &mut Vec<u8>) -> Result<MatchOutcome, ScanError> {
-        let indexes: Vec<_> = self.feeds.iter().map(|f| f.index.load()).collect();
+        let indexes = self.sets.load();
         let mut found: Vec<Found> = Vec::new();
         let mut threat: Option<Value> = None;
         let mut threat_enrichments: Option<Value> = None;
+        let mut looked_up = SeenIps::default();
         let scanned = self.paths.scan(event, &mut |path, value| {
             match path {
                 THREAT => threat = Some(value),
                 THREAT_ENRICHMENTS => threat_enrichments = Some(value),
-                _ => lookup(&indexes, path, event, value, now, &mut found),
+                _ => lookup(&indexes, path, event, value, now, &mut looked_up, &mut found),
             };
         });
         if let Err(e) = scanned {
@@ -507,8 +518,58 @@ enum IndicatorValue {
     Hash(&'static str, String),
 }
 
-fn lookup(indexes: &[arc_swap::Guard<Arc<IndicatorSet>>], path: usize, event: &[u8], value: Value, now: i64, found: &mut Vec<Found>) {
+/// The addresses already looked up in this event: `related.ip` repeats `source.ip` and
+/// `destination.ip`, and a repeated lookup would only find what deduplication drops.
+#[derive(Default)]
+struct SeenIps {
+    ips: [Option<IpAddr>; 8],
+    len: usize,
+}
+
+impl SeenIps {
+    /// Records `ip`; false when it was already there.
+    fn first_time(&mut self, ip: IpAddr) -> bool {
+        if self.ips[..self.len].contains(&Some(ip)) {
+            return false;
+        }
+        if self.len < self.ips.len() {
+            self.ips[self.len] = Some(ip);
+            self.len += 1;
+        }
+        true
+    }
+}
+
+fn lookup(
+    indexes: &[Arc<IndicatorSet>],
+    path: usize,
+    event: &[u8],
+    value: Value,
+    now: i64,
+    looked_up: &mut SeenIps,
+    found: &mut Vec<Found>,
+) {
     let family = FIELDS[path].1;
+    if family == Family::Ip {
+        // The usual shapes: a dotted IPv4 address, or an array of them, read without copies.
+        let mut all_v4 = true;
+        let mut one = |element: Value| {
+            match element.kind {
+                ValueKind::String { escaped: false } => match parse_v4(&event[element.start + 1..element.end - 1]) {
+                    Some(v4) => lookup_one_ip(indexes, path, IpAddr::V4(v4.into()), now, looked_up, found),
+                    None => all_v4 = false,
+                },
+                _ => all_v4 = false,
+            };
+        };
+        match value.kind {
+            ValueKind::Array => for_each_element(event, value, &mut one),
+            _ => one(value),
+        }
+        if all_v4 {
+            return;
+        }
+    }
     // Fast path: a single unescaped string, the usual shape of these fields.
     let single;
     let many;
@@ -540,10 +601,8 @@ fn lookup(indexes: &[arc_swap::Guard<Arc<IndicatorSet>>], path: usize, event: &[
         };
         match family {
             Family::Ip | Family::Cidr => {
-                let Some(ip) = parse_ip(text) else { continue };
-                let atomic = std::cell::OnceCell::new();
-                for (feed, set) in indexes.iter().enumerate() {
-                    set.lookup_ip(ip, &mut |hit, first| record(feed, set, hit, first, atomic.get_or_init(|| ip.to_string())));
+                if let Some(ip) = parse_ip(text) {
+                    lookup_one_ip(indexes, path, ip, now, looked_up, found);
                 }
             }
             Family::Domain => {
@@ -574,6 +633,28 @@ fn lookup(indexes: &[arc_swap::Guard<Arc<IndicatorSet>>], path: usize, event: &[
                 }
             }
         }
+    }
+}
+
+fn lookup_one_ip(indexes: &[Arc<IndicatorSet>], path: usize, ip: IpAddr, now: i64, looked_up: &mut SeenIps, found: &mut Vec<Found>) {
+    if !looked_up.first_time(ip) {
+        return;
+    }
+    let atomic = std::cell::OnceCell::new();
+    for (feed, set) in indexes.iter().enumerate() {
+        set.lookup_ip(ip, &mut |hit, first| {
+            for (id, meta) in set.chain(first) {
+                if !meta.valid_at(now) {
+                    continue;
+                }
+                let value = match hit {
+                    Hit::Cidr(net) => IndicatorValue::Cidr(net),
+                    _ => IndicatorValue::Ip(ip),
+                };
+                let atomic = atomic.get_or_init(|| ip.to_string()).clone();
+                found.push(Found { path, feed, indicator: id, atomic, value });
+            }
+        });
     }
 }
 
