@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::indicator::{
     Indicator, Meta, Observable, hash_algorithm_of, normalize_domain, normalize_url, parse_ip_or_cidr,
 };
+use crate::index::IndicatorSet;
 use crate::stix;
 
 /// One feed of the `threat_match` transform's configuration.
@@ -43,9 +44,9 @@ impl FeedSpec {
 }
 
 /// A feed read into indicators.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct FeedContent {
-    pub indicators: Vec<Indicator>,
+    pub set: IndicatorSet,
     /// Revoked or already expired STIX indicators, left out.
     pub inactive: u64,
     /// STIX indicators whose pattern intake cannot match, each with its id and why.
@@ -62,14 +63,14 @@ pub fn read_feed(spec: &FeedSpec, now: i64) -> Result<FeedContent, String> {
     match spec.format {
         FeedFormat::Stix2 => {
             let content = stix::read_bundle(file, feed, &tags, now).map_err(|e| format!("feed {where_}: {e}"))?;
-            Ok(FeedContent { indicators: content.indicators, inactive: content.inactive, unsupported: content.unsupported })
+            Ok(FeedContent { set: content.set, inactive: content.inactive, unsupported: content.unsupported })
         }
         FeedFormat::List => {
             let mut text = String::new();
             std::io::Read::read_to_string(&mut std::io::BufReader::new(file), &mut text)
                 .map_err(|e| format!("feed {where_}: {e}"))?;
             let indicators = read_list(&text, feed, tags).map_err(|e| format!("feed {where_}: {e}"))?;
-            Ok(FeedContent { indicators, ..FeedContent::default() })
+            Ok(FeedContent { set: IndicatorSet::build(indicators), ..FeedContent::default() })
         }
     }
 }
@@ -77,7 +78,7 @@ pub fn read_feed(spec: &FeedSpec, now: i64) -> Result<FeedContent, String> {
 /// Reads a list. Any line that is not an indicator fails the whole list, so a truncated
 /// or wrong file never silently replaces a good one.
 pub fn read_list(text: &str, feed: Arc<str>, tags: Vec<Arc<str>>) -> Result<Vec<Indicator>, String> {
-    let meta = Arc::new(Meta { feed, tags, ..Meta::default() });
+    let meta = Arc::new(Meta { feed, tags: tags.into(), ..Meta::default() });
     let mut out = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let value = line.split_once('#').map_or(line, |(before, _)| before).trim();

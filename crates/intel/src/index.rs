@@ -61,7 +61,17 @@ fn hash_algorithm(name: &str) -> &'static str {
 impl IndicatorSet {
     pub fn build(indicators: impl IntoIterator<Item = Indicator>) -> IndicatorSet {
         let mut set = IndicatorSet::default();
-        for Indicator { observable, meta } in indicators {
+        for indicator in indicators {
+            set.insert(indicator);
+        }
+        set.finish();
+        set
+    }
+
+    /// Adds one indicator; `finish` must follow the last one.
+    pub fn insert(&mut self, Indicator { observable, meta }: Indicator) {
+        let set = self;
+        {
             let id = set.metas.len() as u32;
             set.counts[observable.family() as usize] += 1;
             set.metas.push(meta);
@@ -89,9 +99,12 @@ impl IndicatorSet {
             set.next.push(*head);
             *head = id;
         }
-        set.v4_nets.sort_by(|a, b| b.0.cmp(&a.0));
-        set.v6_nets.sort_by(|a, b| b.0.cmp(&a.0));
-        set
+    }
+
+    /// Orders the range tables longest prefix first.
+    pub fn finish(&mut self) {
+        self.v4_nets.sort_by(|a, b| b.0.cmp(&a.0));
+        self.v6_nets.sort_by(|a, b| b.0.cmp(&a.0));
     }
 
     pub fn len(&self) -> usize {

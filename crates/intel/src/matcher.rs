@@ -256,7 +256,7 @@ impl ThreatMatcher {
         for spec in &config.feeds {
             let stamp = file_stamp(spec);
             let content = read_feed(spec, now)?;
-            sets.push(Arc::new(IndicatorSet::build(content.indicators)));
+            sets.push(Arc::new(content.set));
             feeds.push(Feed {
                 spec: spec.clone(),
                 state: Mutex::new(FeedState {
@@ -307,8 +307,8 @@ impl ThreatMatcher {
         state.read_at = now;
         match read_feed(&feed.spec, now) {
             Ok(content) => {
-                let indicators = content.indicators.len();
-                let set = Arc::new(IndicatorSet::build(content.indicators));
+                let indicators = content.set.len();
+                let set = Arc::new(content.set);
                 // Feeds reload one at a time (this feed's lock is held): the other
                 // entries are the current ones.
                 self.sets.rcu(|sets| {
@@ -415,7 +415,7 @@ impl ThreatMatcher {
             push_json_str(&mut elements, FIELDS[f.path].0);
             if let Some(id) = &meta.id {
                 elements.extend_from_slice(b",\"id\":");
-                push_json_str(&mut elements, id);
+                push_json_str(&mut elements, &id.to_string());
             }
             elements.extend_from_slice(b",\"index\":");
             push_json_str(&mut elements, &meta.feed);

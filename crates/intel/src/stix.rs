@@ -9,18 +9,22 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+use crate::index::IndicatorSet;
 use crate::indicator::{
-    Indicator, Meta, Observable, ecs_hash_name, normalize_domain, normalize_url, parse_ip_or_cidr,
+    Indicator, Meta, Observable, StixId, ecs_hash_name, normalize_domain, normalize_url, parse_ip_or_cidr,
 };
 
 /// The indicators of one bundle and the ones left out, with why.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct BundleContent {
-    pub indicators: Vec<Indicator>,
+    /// Indicators go straight into the index as they are read: a million-object bundle
+    /// never exists as a list in memory.
+    pub set: IndicatorSet,
     /// Indicators left out on purpose: revoked, or already expired when loaded (`now`).
     pub inactive: u64,
     /// Indicators whose pattern intake cannot match, each with its id and the reason.
     pub unsupported: Vec<String>,
+    tag_sets: Vec<Arc<[Arc<str>]>>,
 }
 
 /// Reads a bundle. `tags` are added to every indicator's own labels and types.
@@ -31,6 +35,7 @@ pub fn read_bundle(reader: impl Read, feed: Arc<str>, tags: &[Arc<str>], now: i6
         .deserialize(&mut de)
         .map_err(|e| format!("not a STIX bundle: {e}"))?;
     de.end().map_err(|e| format!("not a STIX bundle: {e}"))?;
+    content.set.finish();
     Ok(content)
 }
 
@@ -172,29 +177,35 @@ fn add_indicator(
         content.inactive += 1;
         return Ok(());
     }
-    let mut all_tags: Vec<Arc<str>> = Vec::new();
-    for tag in object.labels.iter().chain(&object.indicator_types) {
-        if !all_tags.iter().any(|t| **t == **tag) {
-            all_tags.push(tag.as_str().into());
+    let mut names: Vec<&str> = Vec::new();
+    for tag in object.labels.iter().chain(&object.indicator_types).map(String::as_str).chain(tags.iter().map(|t| &**t)) {
+        if !names.contains(&tag) {
+            names.push(tag);
         }
     }
-    for tag in tags {
-        if !all_tags.contains(tag) {
-            all_tags.push(tag.clone());
+    // Most indicators of a bundle share a few tag sets: each set is kept once.
+    let all_tags = match content.tag_sets.iter().find(|set| set.len() == names.len() && set.iter().zip(&names).all(|(a, b)| **a == **b)) {
+        Some(set) => set.clone(),
+        None => {
+            let set: Arc<[Arc<str>]> = names.iter().map(|n| Arc::from(*n)).collect();
+            if content.tag_sets.len() < 64 {
+                content.tag_sets.push(set.clone());
+            }
+            set
         }
-    }
+    };
     let meta = Arc::new(Meta {
         feed: feed.clone(),
-        id: Some(id.into_boxed_str()),
+        id: Some(StixId::new(&id)),
         name: object.name.map(String::into_boxed_str),
         tags: all_tags,
         valid_from,
         valid_until,
         confidence: object.confidence.filter(|c| *c <= 100),
     });
-    content
-        .indicators
-        .extend(observables.into_iter().map(|observable| Indicator { observable, meta: meta.clone() }));
+    for observable in observables {
+        content.set.insert(Indicator { observable, meta: meta.clone() });
+    }
     Ok(())
 }
 
