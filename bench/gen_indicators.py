@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Generate a mixed set of threat-intelligence indicators for the `threat_match` benchmark.
 
-Usage: gen_indicators.py OUTPUT_DIR [--count N] [--seed N]
+Usage: gen_indicators.py OUTPUT_DIR [--count N] [--seed N] [--cidr-lengths MIN-MAX]
 
 Writes, for N indicators (default 1,000,000) in the proportions of the issue's figure
-(50% IPv4 addresses, 10% CIDR ranges /16 to /30, 40% domains):
+(50% IPv4 addresses, 10% CIDR ranges, /16 to /30 by default, 40% domains):
   OUTPUT_DIR/ips.txt, cidrs.txt, domains.txt   plain lists, one value per line
   OUTPUT_DIR/bundle.json                       the same indicators as one STIX 2.1 bundle,
                                                one indicator object per value
@@ -28,6 +28,9 @@ def main() -> int:
         count = int(args[args.index("--count") + 1])
     if "--seed" in args:
         seed = int(args[args.index("--seed") + 1])
+    shortest, longest = 16, 30
+    if "--cidr-lengths" in args:
+        shortest, longest = map(int, args[args.index("--cidr-lengths") + 1].split("-"))
     rng = random.Random(seed)
     os.makedirs(out_dir, exist_ok=True)
 
@@ -41,7 +44,7 @@ def main() -> int:
     ips = [public_ip() for _ in range(n_ips)]
     cidrs = []
     for _ in range(n_cidrs):
-        length = rng.randint(16, 30)
+        length = rng.randint(shortest, longest)
         addr = rng.getrandbits(32) & (0xFFFFFFFF << (32 - length))
         first = addr >> 24
         if first in (0, 10, 127) or first >= 224:

@@ -13,14 +13,19 @@ use std::time::{Duration, Instant};
 
 /// This thread's CPU time: the machine is shared, so wall time would count other work.
 fn cpu_now() -> Duration {
-    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes the timespec it is given.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
 use intake_intel::geoip::{GeoIp, GeoIpConfig};
-use intake_intel::{AlertAggregator, FeedFormat, FeedSpec, MatchOutcome, ThreatMatchConfig, ThreatMatcher, unix_now};
+use intake_intel::{
+    AlertAggregator, FeedFormat, FeedSpec, MatchOutcome, ThreatMatchConfig, ThreatMatcher, unix_now,
+};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -31,10 +36,17 @@ fn main() {
         match arg.as_str() {
             "--format" => format = Some(value()),
             "--lines" => lines = Some(PathBuf::from(value())),
-            "--stix" => feeds.push(FeedSpec { path: value().into(), format: FeedFormat::Stix2, tags: vec![], name: None }),
+            "--stix" => feeds.push(FeedSpec {
+                path: value().into(),
+                format: FeedFormat::Stix2,
+                tags: vec![],
+                name: None,
+            }),
             "--list" => {
                 let v = value();
-                let (path, tags) = v.split_once(':').map_or((v.as_str(), None), |(p, t)| (p, Some(t)));
+                let (path, tags) = v
+                    .split_once(':')
+                    .map_or((v.as_str(), None), |(p, t)| (p, Some(t)));
                 feeds.push(FeedSpec {
                     path: path.into(),
                     format: FeedFormat::List,
@@ -50,14 +62,20 @@ fn main() {
     }
     let now = unix_now();
     let matcher = (!feeds.is_empty()).then(|| {
-        let config: ThreatMatchConfig = toml::from_str("feeds = []\n[[rules]]\nname = \"all\"\ntags = [\"*\"]").unwrap();
+        let config: ThreatMatchConfig =
+            toml::from_str("feeds = []\n[[rules]]\nname = \"all\"\ntags = [\"*\"]").unwrap();
         let config = ThreatMatchConfig { feeds, ..config };
         let start = Instant::now();
         let matcher = ThreatMatcher::load(&config, now).unwrap_or_else(|e| panic!("{e}"));
-        eprintln!("loaded in {:.2}s: {:?}", start.elapsed().as_secs_f64(), matcher.metrics().feeds);
+        eprintln!(
+            "loaded in {:.2}s: {:?}",
+            start.elapsed().as_secs_f64(),
+            matcher.metrics().feeds
+        );
         matcher
     });
-    let geoip = (geo.city.is_some() || geo.asn.is_some()).then(|| GeoIp::open(&geo).unwrap_or_else(|e| panic!("{e}")));
+    let geoip = (geo.city.is_some() || geo.asn.is_some())
+        .then(|| GeoIp::open(&geo).unwrap_or_else(|e| panic!("{e}")));
     if load_only {
         return;
     }
@@ -68,9 +86,25 @@ fn main() {
     // INTAKE_SCAN_ONLY=1 also times the bare scan of the threat fields (no lookup).
     let scan_only = std::env::var_os("INTAKE_SCAN_ONLY");
     let scan_paths = intake_intel::json_scan::PathSet::new(&[
-        "source.ip", "destination.ip", "client.ip", "server.ip", "source.domain", "destination.domain", "url.domain",
-        "dns.question.name", "url.full", "file.hash.md5", "file.hash.sha1", "file.hash.sha256", "file.hash.sha384",
-        "file.hash.sha512", "related.ip", "related.hosts", "related.hash", "threat", "threat.enrichments",
+        "source.ip",
+        "destination.ip",
+        "client.ip",
+        "server.ip",
+        "source.domain",
+        "destination.domain",
+        "url.domain",
+        "dns.question.name",
+        "url.full",
+        "file.hash.md5",
+        "file.hash.sha1",
+        "file.hash.sha256",
+        "file.hash.sha384",
+        "file.hash.sha512",
+        "related.ip",
+        "related.hosts",
+        "related.hash",
+        "threat",
+        "threat.enrichments",
     ]);
     let (mut events, mut matched, mut geo_enriched, mut alerts) = (0u64, 0u64, 0u64, Vec::new());
     let mut chunk: Vec<Vec<u8>> = Vec::new();

@@ -34,7 +34,10 @@ struct Open {
 
 impl AlertAggregator {
     pub fn new(window_secs: u64) -> AlertAggregator {
-        AlertAggregator { window: window_secs.max(1) as i64, open: Mutex::new(FxHashMap::default()) }
+        AlertAggregator {
+            window: window_secs.max(1) as i64,
+            open: Mutex::new(FxHashMap::default()),
+        }
     }
 
     /// Counts `hits` of one `event` seen at `now` (Unix seconds); appends the alert
@@ -57,7 +60,13 @@ impl AlertAggregator {
                     alerts.push(document(&closed, "closed"));
                 }
             }
-            let opened = Open { hit: hit.clone(), first_seen: now, last_seen: now, count: 1, first_event: event.into() };
+            let opened = Open {
+                hit: hit.clone(),
+                first_seen: now,
+                last_seen: now,
+                count: 1,
+                first_event: event.into(),
+            };
             alerts.push(document(&opened, "open"));
             open.insert(key, opened);
         }
@@ -67,9 +76,17 @@ impl AlertAggregator {
     pub fn flush_expired(&self, now: i64, alerts: &mut Vec<Vec<u8>>) {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         let window = self.window;
-        let mut ended: Vec<_> = open.extract_if(|_, o| now >= o.first_seen + window).map(|(_, o)| o).collect();
+        let mut ended: Vec<_> = open
+            .extract_if(|_, o| now >= o.first_seen + window)
+            .map(|(_, o)| o)
+            .collect();
         ended.sort_by_key(|o| (o.first_seen, o.hit.rule));
-        alerts.extend(ended.iter().filter(|o| o.count > 1).map(|o| document(o, "closed")));
+        alerts.extend(
+            ended
+                .iter()
+                .filter(|o| o.count > 1)
+                .map(|o| document(o, "closed")),
+        );
     }
 
     /// Closes every window (at shutdown, or at the end of an offline run).
@@ -100,7 +117,14 @@ fn alert_id(o: &Open) -> String {
 fn document(o: &Open, status: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(512 + o.first_event.len());
     out.extend_from_slice(b"{\"@timestamp\":");
-    push_json_str(&mut out, &rfc3339(if status == "open" { o.first_seen } else { o.last_seen }));
+    push_json_str(
+        &mut out,
+        &rfc3339(if status == "open" {
+            o.first_seen
+        } else {
+            o.last_seen
+        }),
+    );
     out.extend_from_slice(b",\"event\":{\"kind\":\"alert\",\"severity\":");
     out.extend_from_slice(o.hit.severity.score().to_string().as_bytes());
     out.extend_from_slice(b"},\"rule\":{\"name\":");
@@ -146,7 +170,9 @@ mod tests {
     }
 
     fn parsed(docs: &[Vec<u8>]) -> Vec<serde_json::Value> {
-        docs.iter().map(|d| serde_json::from_slice(d).unwrap()).collect()
+        docs.iter()
+            .map(|d| serde_json::from_slice(d).unwrap())
+            .collect()
     }
 
     #[test]
@@ -154,7 +180,12 @@ mod tests {
         let agg = AlertAggregator::new(3600);
         let mut out = Vec::new();
         for i in 0..10_000 {
-            agg.observe(&[hit(0, "198.51.100.7")], format!("{{\"n\":{i}}}").as_bytes(), 1000 + i / 10, &mut out);
+            agg.observe(
+                &[hit(0, "198.51.100.7")],
+                format!("{{\"n\":{i}}}").as_bytes(),
+                1000 + i / 10,
+                &mut out,
+            );
         }
         let docs = parsed(&out);
         assert_eq!(docs.len(), 1);
@@ -185,8 +216,20 @@ mod tests {
         agg.observe(&[hit(0, "a")], b"{}", 60, &mut out);
         let docs = parsed(&out[3..]);
         assert_eq!(docs.len(), 2);
-        assert_eq!((docs[0]["alert"]["status"].as_str(), docs[0]["alert"]["count"].as_u64()), (Some("closed"), Some(2)));
-        assert_eq!((docs[1]["alert"]["status"].as_str(), docs[1]["alert"]["count"].as_u64()), (Some("open"), Some(1)));
+        assert_eq!(
+            (
+                docs[0]["alert"]["status"].as_str(),
+                docs[0]["alert"]["count"].as_u64()
+            ),
+            (Some("closed"), Some(2))
+        );
+        assert_eq!(
+            (
+                docs[1]["alert"]["status"].as_str(),
+                docs[1]["alert"]["count"].as_u64()
+            ),
+            (Some("open"), Some(1))
+        );
         assert_ne!(docs[0]["alert"]["id"], docs[1]["alert"]["id"]);
         // Expiry closes windows without a new hit; single-hit windows close silently.
         out.clear();

@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::indicator::{
-    Indicator, Meta, Observable, hash_algorithm_of, normalize_domain, normalize_url, parse_ip_or_cidr,
-};
 use crate::index::IndicatorSet;
+use crate::indicator::{
+    Indicator, Meta, Observable, hash_algorithm_of, normalize_domain, normalize_url,
+    parse_ip_or_cidr,
+};
 use crate::stix;
 
 /// One feed of the `threat_match` transform's configuration.
@@ -38,7 +39,10 @@ pub enum FeedFormat {
 impl FeedSpec {
     pub fn display_name(&self) -> String {
         self.name.clone().unwrap_or_else(|| {
-            self.path.file_name().map_or_else(|| self.path.display().to_string(), |n| n.to_string_lossy().into_owned())
+            self.path.file_name().map_or_else(
+                || self.path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
         })
     }
 }
@@ -62,32 +66,59 @@ pub fn read_feed(spec: &FeedSpec, now: i64) -> Result<FeedContent, String> {
     let file = std::fs::File::open(&spec.path).map_err(|e| format!("feed {where_}: {e}"))?;
     match spec.format {
         FeedFormat::Stix2 => {
-            let content = stix::read_bundle(file, feed, &tags, now).map_err(|e| format!("feed {where_}: {e}"))?;
-            Ok(FeedContent { set: content.set, inactive: content.inactive, unsupported: content.unsupported })
+            let content = stix::read_bundle(file, feed, &tags, now)
+                .map_err(|e| format!("feed {where_}: {e}"))?;
+            Ok(FeedContent {
+                set: content.set,
+                inactive: content.inactive,
+                unsupported: content.unsupported,
+            })
         }
         FeedFormat::List => {
             let mut text = String::new();
             std::io::Read::read_to_string(&mut std::io::BufReader::new(file), &mut text)
                 .map_err(|e| format!("feed {where_}: {e}"))?;
-            let indicators = read_list(&text, feed, tags).map_err(|e| format!("feed {where_}: {e}"))?;
-            Ok(FeedContent { set: IndicatorSet::build(indicators), ..FeedContent::default() })
+            let indicators =
+                read_list(&text, feed, tags).map_err(|e| format!("feed {where_}: {e}"))?;
+            Ok(FeedContent {
+                set: IndicatorSet::build(indicators),
+                ..FeedContent::default()
+            })
         }
     }
 }
 
 /// Reads a list. Any line that is not an indicator fails the whole list, so a truncated
 /// or wrong file never silently replaces a good one.
-pub fn read_list(text: &str, feed: Arc<str>, tags: Vec<Arc<str>>) -> Result<Vec<Indicator>, String> {
-    let meta = Arc::new(Meta { feed, tags: tags.into(), ..Meta::default() });
+pub fn read_list(
+    text: &str,
+    feed: Arc<str>,
+    tags: Vec<Arc<str>>,
+) -> Result<Vec<Indicator>, String> {
+    let meta = Arc::new(Meta {
+        feed,
+        tags: tags.into(),
+        ..Meta::default()
+    });
     let mut out = Vec::new();
     for (number, line) in text.lines().enumerate() {
-        let value = line.split_once('#').map_or(line, |(before, _)| before).trim();
+        let value = line
+            .split_once('#')
+            .map_or(line, |(before, _)| before)
+            .trim();
         if value.is_empty() {
             continue;
         }
-        let observable = list_value(value)
-            .ok_or_else(|| format!("line {}: {value:?} is not an IP, CIDR range, domain, URL or hash", number + 1))?;
-        out.push(Indicator { observable, meta: meta.clone() });
+        let observable = list_value(value).ok_or_else(|| {
+            format!(
+                "line {}: {value:?} is not an IP, CIDR range, domain, URL or hash",
+                number + 1
+            )
+        })?;
+        out.push(Indicator {
+            observable,
+            meta: meta.clone(),
+        });
     }
     Ok(out)
 }
@@ -100,10 +131,16 @@ fn list_value(value: &str) -> Option<Observable> {
         return normalize_url(value).map(Observable::Url);
     }
     if let Some(algorithm) = hash_algorithm_of(value) {
-        return Some(Observable::Hash { algorithm: algorithm.into(), value: value.to_ascii_lowercase().into() });
+        return Some(Observable::Hash {
+            algorithm: algorithm.into(),
+            value: value.to_ascii_lowercase().into(),
+        });
     }
     // A value made of digits and dots or colons only is a mistyped address, not a domain.
-    if value.bytes().all(|c| c.is_ascii_digit() || c == b'.' || c == b':' || c == b'/') {
+    if value
+        .bytes()
+        .all(|c| c.is_ascii_digit() || c == b'.' || c == b':' || c == b'/')
+    {
         return None;
     }
     normalize_domain(value).map(Observable::Domain)
@@ -125,7 +162,10 @@ mod tests {
                 Observable::Cidr("203.0.113.0/24".parse().unwrap()),
                 Observable::Domain("evil.example".into()),
                 Observable::Url("https://x.example/p".into()),
-                Observable::Hash { algorithm: "md5".into(), value: "d41d8cd98f00b204e9800998ecf8427e".into() },
+                Observable::Hash {
+                    algorithm: "md5".into(),
+                    value: "d41d8cd98f00b204e9800998ecf8427e".into()
+                },
                 Observable::Cidr("2001:db8::/32".parse().unwrap()),
             ]
         );
@@ -135,7 +175,10 @@ mod tests {
     #[test]
     fn a_bad_line_fails_the_list_naming_the_line() {
         let e = read_list("198.51.100.7\n198.51.100.300\n", "f".into(), vec![]).unwrap_err();
-        assert_eq!(e, "line 2: \"198.51.100.300\" is not an IP, CIDR range, domain, URL or hash");
+        assert_eq!(
+            e,
+            "line 2: \"198.51.100.300\" is not an IP, CIDR range, domain, URL or hash"
+        );
         assert!(read_list("ok.example\nnot a domain\n", "f".into(), vec![]).is_err());
     }
 }

@@ -9,15 +9,18 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use maxminddb::Reader;
+use rustc_hash::FxHashMap;
 use serde::Deserialize;
 
 use crate::indicator::canonical_ip;
-use crate::json_scan::{PathSet, ScanError, Value, ValueKind, member_prefix, push_json_str, splice};
+use crate::json_scan::{
+    PathSet, ScanError, Value, ValueKind, member_prefix, push_json_str, splice,
+};
 
 /// The `geoip` transform's settings (and `intake parse --geoip`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -33,15 +36,80 @@ pub struct GeoIpConfig {
 
 struct Database {
     path: PathBuf,
-    reader: ArcSwap<Reader<Vec<u8>>>,
+    reader: ArcSwap<Loaded>,
     stamp: Mutex<Option<(SystemTime, u64)>>,
 }
 
 impl Database {
     fn open(path: &PathBuf) -> Result<Database, String> {
         let stamp = stamp(path);
-        let reader = Reader::open_readfile(path).map_err(|e| format!("GeoIP database {}: {e}", path.display()))?;
-        Ok(Database { path: path.clone(), reader: ArcSwap::from_pointee(reader), stamp: Mutex::new(stamp) })
+        let reader = Reader::open_readfile(path)
+            .map_err(|e| format!("GeoIP database {}: {e}", path.display()))?;
+        Ok(Database {
+            path: path.clone(),
+            reader: ArcSwap::from_pointee(Loaded::new(reader)),
+            stamp: Mutex::new(stamp),
+        })
+    }
+}
+
+/// An open database and the members already written for its records. Many networks
+/// share one record (every network of a city, of an AS), found at one data offset, so
+/// the members are decoded and written once per record, not once per event.
+struct Loaded {
+    reader: Reader<Vec<u8>>,
+    members: RwLock<FxHashMap<usize, Box<[u8]>>>,
+}
+
+/// Records remembered per database; past this, further records are decoded each time.
+const MEMBERS_CACHED: usize = 200_000;
+
+impl Loaded {
+    fn new(reader: Reader<Vec<u8>>) -> Loaded {
+        Loaded {
+            reader,
+            members: RwLock::new(FxHashMap::default()),
+        }
+    }
+
+    /// Appends the members (`,"geo":{…}` or `,"as":{…}`) for `ip`, writing them with
+    /// `write` the first time a record is met.
+    fn append(
+        &self,
+        ip: IpAddr,
+        out: &mut Vec<u8>,
+        errors: &AtomicU64,
+        write: impl Fn(
+            &maxminddb::LookupResult<'_, Vec<u8>>,
+            &mut Vec<u8>,
+        ) -> Result<(), maxminddb::MaxMindDbError>,
+    ) {
+        let Ok(result) = self.reader.lookup(ip) else {
+            errors.fetch_add(1, Relaxed);
+            return;
+        };
+        let Some(offset) = result.offset() else {
+            return;
+        };
+        if let Some(members) = self
+            .members
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&offset)
+        {
+            out.extend_from_slice(members);
+            return;
+        }
+        let mut members = Vec::new();
+        if write(&result, &mut members).is_err() {
+            errors.fetch_add(1, Relaxed);
+            return;
+        }
+        out.extend_from_slice(&members);
+        let mut cache = self.members.write().unwrap_or_else(|e| e.into_inner());
+        if cache.len() < MEMBERS_CACHED {
+            cache.insert(offset, members.into_boxed_slice());
+        }
     }
 }
 
@@ -81,8 +149,16 @@ const SOURCE_IP: usize = 1;
 const SOURCE_GEO: usize = 2;
 const SOURCE_AS: usize = 3;
 const SIDES: usize = 4;
-const PATHS: [&str; 8] =
-    ["source", "source.ip", "source.geo", "source.as", "destination", "destination.ip", "destination.geo", "destination.as"];
+const PATHS: [&str; 8] = [
+    "source",
+    "source.ip",
+    "source.geo",
+    "source.as",
+    "destination",
+    "destination.ip",
+    "destination.geo",
+    "destination.as",
+];
 
 #[derive(Deserialize, Default)]
 struct Names<'a> {
@@ -158,7 +234,7 @@ impl GeoIp {
                 *last = now;
                 match Reader::open_readfile(&db.path) {
                     Ok(reader) => {
-                        db.reader.store(Arc::new(reader));
+                        db.reader.store(Arc::new(Loaded::new(reader)));
                         self.reloads.fetch_add(1, Relaxed);
                         GeoReload::Reloaded
                     }
@@ -184,27 +260,32 @@ impl GeoIp {
     /// `out` untouched and the event passes as it is.
     pub fn enrich(&self, event: &[u8], out: &mut Vec<u8>) -> Result<bool, ScanError> {
         let mut found: [Option<Value>; 8] = [None; 8];
-        self.paths.scan(event, &mut |path, value| found[path] = Some(value))?;
+        self.paths
+            .scan(event, &mut |path, value| found[path] = Some(value))?;
         let city = self.city.as_ref().map(|db| db.reader.load());
         let asn = self.asn.as_ref().map(|db| db.reader.load());
         let mut inserts: Vec<(usize, Vec<u8>)> = Vec::new();
         for side in [0, SIDES] {
-            let (Some(object), Some(ip)) = (found[side + SOURCE], found[side + SOURCE_IP]) else { continue };
-            let Some(close) = object.object_close() else { continue };
+            let (Some(object), Some(ip)) = (found[side + SOURCE], found[side + SOURCE_IP]) else {
+                continue;
+            };
+            let Some(close) = object.object_close() else {
+                continue;
+            };
             let Some(ip) = ip_of(event, ip) else { continue };
             if !is_public(ip) {
                 continue;
             }
             let mut members = Vec::new();
-            if let Some(reader) = &city
+            if let Some(db) = &city
                 && found[side + SOURCE_GEO].is_none()
             {
-                self.city_members(reader, ip, &mut members);
+                db.append(ip, &mut members, &self.lookup_errors, city_members);
             }
-            if let Some(reader) = &asn
+            if let Some(db) = &asn
                 && found[side + SOURCE_AS].is_none()
             {
-                self.asn_members(reader, ip, &mut members);
+                db.append(ip, &mut members, &self.lookup_errors, asn_members);
             }
             if !members.is_empty() {
                 let mut bytes = member_prefix(event, close).to_vec();
@@ -216,83 +297,82 @@ impl GeoIp {
             return Ok(false);
         }
         inserts.sort_by_key(|(at, _)| *at);
-        let inserts: Vec<(usize, &[u8])> = inserts.iter().map(|(at, b)| (*at, b.as_slice())).collect();
+        let inserts: Vec<(usize, &[u8])> =
+            inserts.iter().map(|(at, b)| (*at, b.as_slice())).collect();
         splice(event, &inserts, out);
         Ok(true)
     }
+}
 
-    /// Appends `,"geo":{…}` when the database knows the address.
-    fn city_members(&self, reader: &Reader<Vec<u8>>, ip: IpAddr, out: &mut Vec<u8>) {
-        let record = match reader.lookup(ip).and_then(|r| r.decode::<CityRecord>()) {
-            Ok(Some(record)) => record,
-            Ok(None) => return,
-            Err(_) => {
-                self.lookup_errors.fetch_add(1, Relaxed);
-                return;
-            }
-        };
-        let mut geo = Vec::with_capacity(256);
-        let mut field = |name: &str, value: Option<&str>| {
-            if let Some(value) = value {
-                geo.push(b',');
-                push_json_str(&mut geo, name);
-                geo.push(b':');
-                push_json_str(&mut geo, value);
-            }
-        };
-        field("city_name", record.city.names.en);
-        field("continent_name", record.continent.names.en);
-        field("country_iso_code", record.country.iso_code);
-        field("country_name", record.country.names.en);
-        let region = record.subdivisions.first();
-        let region_code = match (record.country.iso_code, region.and_then(|r| r.iso_code)) {
-            (Some(country), Some(region)) => Some(format!("{country}-{region}")),
-            _ => None,
-        };
-        field("region_iso_code", region_code.as_deref());
-        field("region_name", region.and_then(|r| r.names.en));
-        if let (Some(lat), Some(lon)) = (record.location.latitude, record.location.longitude) {
-            geo.extend_from_slice(b",\"location\":{\"lat\":");
-            geo.extend_from_slice(ryu_like(lat).as_bytes());
-            geo.extend_from_slice(b",\"lon\":");
-            geo.extend_from_slice(ryu_like(lon).as_bytes());
-            geo.push(b'}');
+/// Appends `,"geo":{…}` when the database knows the address.
+fn city_members(
+    result: &maxminddb::LookupResult<'_, Vec<u8>>,
+    out: &mut Vec<u8>,
+) -> Result<(), maxminddb::MaxMindDbError> {
+    let Some(record) = result.decode::<CityRecord>()? else {
+        return Ok(());
+    };
+    let mut geo = Vec::with_capacity(256);
+    let mut field = |name: &str, value: Option<&str>| {
+        if let Some(value) = value {
+            geo.push(b',');
+            push_json_str(&mut geo, name);
+            geo.push(b':');
+            push_json_str(&mut geo, value);
         }
-        if geo.is_empty() {
-            return;
-        }
-        out.extend_from_slice(b",\"geo\":{");
-        out.extend_from_slice(&geo[1..]);
-        out.push(b'}');
+    };
+    field("city_name", record.city.names.en);
+    field("continent_name", record.continent.names.en);
+    field("country_iso_code", record.country.iso_code);
+    field("country_name", record.country.names.en);
+    let region = record.subdivisions.first();
+    let region_code = match (record.country.iso_code, region.and_then(|r| r.iso_code)) {
+        (Some(country), Some(region)) => Some(format!("{country}-{region}")),
+        _ => None,
+    };
+    field("region_iso_code", region_code.as_deref());
+    field("region_name", region.and_then(|r| r.names.en));
+    if let (Some(lat), Some(lon)) = (record.location.latitude, record.location.longitude) {
+        geo.extend_from_slice(b",\"location\":{\"lat\":");
+        geo.extend_from_slice(ryu_like(lat).as_bytes());
+        geo.extend_from_slice(b",\"lon\":");
+        geo.extend_from_slice(ryu_like(lon).as_bytes());
+        geo.push(b'}');
     }
+    if geo.is_empty() {
+        return Ok(());
+    }
+    out.extend_from_slice(b",\"geo\":{");
+    out.extend_from_slice(&geo[1..]);
+    out.push(b'}');
+    Ok(())
+}
 
-    /// Appends `,"as":{…}` when the database knows the address.
-    fn asn_members(&self, reader: &Reader<Vec<u8>>, ip: IpAddr, out: &mut Vec<u8>) {
-        let record = match reader.lookup(ip).and_then(|r| r.decode::<AsnRecord>()) {
-            Ok(Some(record)) => record,
-            Ok(None) => return,
-            Err(_) => {
-                self.lookup_errors.fetch_add(1, Relaxed);
-                return;
-            }
-        };
-        let mut members = Vec::with_capacity(96);
-        if let Some(number) = record.autonomous_system_number {
-            members.extend_from_slice(b",\"number\":");
-            members.extend_from_slice(number.to_string().as_bytes());
-        }
-        if let Some(name) = record.autonomous_system_organization {
-            members.extend_from_slice(b",\"organization\":{\"name\":");
-            push_json_str(&mut members, name);
-            members.push(b'}');
-        }
-        if members.is_empty() {
-            return;
-        }
-        out.extend_from_slice(b",\"as\":{");
-        out.extend_from_slice(&members[1..]);
-        out.push(b'}');
+/// Appends `,"as":{…}` when the database knows the address.
+fn asn_members(
+    result: &maxminddb::LookupResult<'_, Vec<u8>>,
+    out: &mut Vec<u8>,
+) -> Result<(), maxminddb::MaxMindDbError> {
+    let Some(record) = result.decode::<AsnRecord>()? else {
+        return Ok(());
+    };
+    let mut members = Vec::with_capacity(96);
+    if let Some(number) = record.autonomous_system_number {
+        members.extend_from_slice(b",\"number\":");
+        members.extend_from_slice(number.to_string().as_bytes());
     }
+    if let Some(name) = record.autonomous_system_organization {
+        members.extend_from_slice(b",\"organization\":{\"name\":");
+        push_json_str(&mut members, name);
+        members.push(b'}');
+    }
+    if members.is_empty() {
+        return Ok(());
+    }
+    out.extend_from_slice(b",\"as\":{");
+    out.extend_from_slice(&members[1..]);
+    out.push(b'}');
+    Ok(())
 }
 
 /// A coordinate as JSON: finite numbers only (a NaN from a corrupt record becomes 0).
@@ -305,7 +385,11 @@ fn ip_of(event: &[u8], value: Value) -> Option<IpAddr> {
     if !matches!(value.kind, ValueKind::String { .. }) {
         return None;
     }
-    value.as_str(event)?.parse::<IpAddr>().ok().map(canonical_ip)
+    value
+        .as_str(event)?
+        .parse::<IpAddr>()
+        .ok()
+        .map(canonical_ip)
 }
 
 /// Whether an address is globally routed, so worth a lookup.
@@ -349,10 +433,34 @@ mod tests {
 
     #[test]
     fn only_public_addresses_are_looked_up() {
-        for ip in ["10.1.2.3", "172.16.0.1", "192.168.1.1", "127.0.0.1", "169.254.1.1", "100.64.0.1", "192.0.2.1", "198.18.0.1", "224.0.0.1", "240.0.0.1", "0.1.2.3", "255.255.255.255", "::1", "fd00::1", "fe80::1", "2001:db8::1", "ff02::1"] {
+        for ip in [
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "127.0.0.1",
+            "169.254.1.1",
+            "100.64.0.1",
+            "192.0.2.1",
+            "198.18.0.1",
+            "224.0.0.1",
+            "240.0.0.1",
+            "0.1.2.3",
+            "255.255.255.255",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "2001:db8::1",
+            "ff02::1",
+        ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["81.2.69.142", "8.8.8.8", "100.128.0.1", "2a02:cf40::1", "2600:1f18::1"] {
+        for ip in [
+            "81.2.69.142",
+            "8.8.8.8",
+            "100.128.0.1",
+            "2a02:cf40::1",
+            "2600:1f18::1",
+        ] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
     }

@@ -24,7 +24,10 @@ pub enum Hit<'a> {
     Cidr(IpNet),
     Domain(&'a str),
     Url(&'a str),
-    Hash { algorithm: &'static str, value: &'a str },
+    Hash {
+        algorithm: &'static str,
+        value: &'a str,
+    },
 }
 
 #[derive(Default)]
@@ -51,11 +54,20 @@ fn v4_mask(len: u8) -> u32 {
 }
 
 fn v6_mask(len: u8) -> u128 {
-    if len == 0 { 0 } else { u128::MAX << (128 - len) }
+    if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - len)
+    }
 }
 
 fn hash_algorithm(name: &str) -> &'static str {
-    ["md5", "sha1", "sha256", "sha384", "sha512", "ssdeep", "tlsh"].into_iter().find(|a| *a == name).unwrap_or("unknown")
+    [
+        "md5", "sha1", "sha256", "sha384", "sha512", "ssdeep", "tlsh",
+    ]
+    .into_iter()
+    .find(|a| *a == name)
+    .unwrap_or("unknown")
 }
 
 impl IndicatorSet {
@@ -81,19 +93,27 @@ impl IndicatorSet {
                     mark_blocks(&mut set.v4_regions, &mut set.v4_blocks, ip, ip);
                     set.v4_exact.entry(ip).or_insert(NONE)
                 }
-                Observable::Ip(IpAddr::V6(ip)) => set.v6_exact.entry(u128::from(ip)).or_insert(NONE),
+                Observable::Ip(IpAddr::V6(ip)) => {
+                    set.v6_exact.entry(u128::from(ip)).or_insert(NONE)
+                }
                 Observable::Cidr(IpNet::V4(net)) => {
                     let (first, last) = (u32::from(net.network()), u32::from(net.broadcast()));
                     mark_blocks(&mut set.v4_regions, &mut set.v4_blocks, first, last);
-                    table(&mut set.v4_nets, net.prefix_len()).entry(first).or_insert(NONE)
+                    table(&mut set.v4_nets, net.prefix_len())
+                        .entry(first)
+                        .or_insert(NONE)
                 }
-                Observable::Cidr(IpNet::V6(net)) => {
-                    table(&mut set.v6_nets, net.prefix_len()).entry(u128::from(net.network())).or_insert(NONE)
-                }
+                Observable::Cidr(IpNet::V6(net)) => table(&mut set.v6_nets, net.prefix_len())
+                    .entry(u128::from(net.network()))
+                    .or_insert(NONE),
                 Observable::Domain(name) => set.domains.entry(name).or_insert(NONE),
                 Observable::Url(url) => set.urls.entry(url).or_insert(NONE),
                 Observable::Hash { algorithm, value } => {
-                    &mut set.hashes.entry(value).or_insert((hash_algorithm(&algorithm), NONE)).1
+                    &mut set
+                        .hashes
+                        .entry(value)
+                        .or_insert((hash_algorithm(&algorithm), NONE))
+                        .1
                 }
             };
             set.next.push(*head);
@@ -103,8 +123,8 @@ impl IndicatorSet {
 
     /// Orders the range tables longest prefix first.
     pub fn finish(&mut self) {
-        self.v4_nets.sort_by(|a, b| b.0.cmp(&a.0));
-        self.v6_nets.sort_by(|a, b| b.0.cmp(&a.0));
+        self.v4_nets.sort_by_key(|t| std::cmp::Reverse(t.0));
+        self.v6_nets.sort_by_key(|t| std::cmp::Reverse(t.0));
     }
 
     pub fn len(&self) -> usize {
@@ -125,8 +145,10 @@ impl IndicatorSet {
 
     /// The indicators chained from `first`.
     pub fn chain(&self, first: u32) -> impl Iterator<Item = (u32, &Arc<Meta>)> {
-        std::iter::successors(Some(first).filter(|i| *i != NONE), |i| Some(self.next[*i as usize]).filter(|n| *n != NONE))
-            .map(|i| (i, &self.metas[i as usize]))
+        std::iter::successors(Some(first).filter(|i| *i != NONE), |i| {
+            Some(self.next[*i as usize]).filter(|n| *n != NONE)
+        })
+        .map(|i| (i, &self.metas[i as usize]))
     }
 
     /// Whether the /24 block of `ip` holds any indicator: the cheap first test.
@@ -134,8 +156,13 @@ impl IndicatorSet {
     pub fn may_hold_v4(&self, ip: u32) -> bool {
         let region = (ip >> 16) as usize;
         let block = (ip >> 8) as usize;
-        self.v4_regions.get(region / 64).is_some_and(|word| word & (1 << (region % 64)) != 0)
-            && self.v4_blocks.get(block / 64).is_some_and(|word| word & (1 << (block % 64)) != 0)
+        self.v4_regions
+            .get(region / 64)
+            .is_some_and(|word| word & (1 << (region % 64)) != 0)
+            && self
+                .v4_blocks
+                .get(block / 64)
+                .is_some_and(|word| word & (1 << (block % 64)) != 0)
     }
 
     /// Every indicator covering `ip`: the exact address first, then ranges longest first.
@@ -152,7 +179,8 @@ impl IndicatorSet {
                 for (len, table) in &self.v4_nets {
                     let network = ip & v4_mask(*len);
                     if let Some(first) = table.get(&network) {
-                        let net = ipnet::Ipv4Net::new(Ipv4Addr::from(network), *len).expect("prefix length of a v4 table");
+                        let net = ipnet::Ipv4Net::new(Ipv4Addr::from(network), *len)
+                            .expect("prefix length of a v4 table");
                         found(Hit::Cidr(IpNet::V4(net)), *first);
                     }
                 }
@@ -165,7 +193,8 @@ impl IndicatorSet {
                 for (len, table) in &self.v6_nets {
                     let network = ip & v6_mask(*len);
                     if let Some(first) = table.get(&network) {
-                        let net = ipnet::Ipv6Net::new(Ipv6Addr::from(network), *len).expect("prefix length of a v6 table");
+                        let net = ipnet::Ipv6Net::new(Ipv6Addr::from(network), *len)
+                            .expect("prefix length of a v6 table");
                         found(Hit::Cidr(IpNet::V6(net)), *first);
                     }
                 }
@@ -195,7 +224,13 @@ impl IndicatorSet {
 
     pub fn lookup_hash<'n>(&self, hex: &'n str, found: &mut impl FnMut(Hit<'n>, u32)) {
         if let Some((algorithm, first)) = self.hashes.get(hex) {
-            found(Hit::Hash { algorithm, value: hex }, *first);
+            found(
+                Hit::Hash {
+                    algorithm,
+                    value: hex,
+                },
+                *first,
+            );
         }
     }
 }
@@ -231,8 +266,9 @@ mod tests {
     fn set(values: &[&str]) -> IndicatorSet {
         let meta = Arc::new(Meta::default());
         IndicatorSet::build(values.iter().map(|v| Indicator {
-            observable: crate::indicator::parse_ip_or_cidr(v)
-                .unwrap_or_else(|| Observable::Domain(crate::indicator::normalize_domain(v).unwrap())),
+            observable: crate::indicator::parse_ip_or_cidr(v).unwrap_or_else(|| {
+                Observable::Domain(crate::indicator::normalize_domain(v).unwrap())
+            }),
             meta: meta.clone(),
         }))
     }
@@ -252,8 +288,23 @@ mod tests {
 
     #[test]
     fn ipv4_exact_and_every_covering_range_longest_first() {
-        let s = set(&["10.0.0.0/8", "10.1.0.0/16", "10.1.2.3", "10.1.2.3", "10.1.2.0/24", "192.0.2.0/31"]);
-        assert_eq!(ip_hits(&s, "10.1.2.3"), ["10.1.2.3 x2", "10.1.2.0/24 x1", "10.1.0.0/16 x1", "10.0.0.0/8 x1"]);
+        let s = set(&[
+            "10.0.0.0/8",
+            "10.1.0.0/16",
+            "10.1.2.3",
+            "10.1.2.3",
+            "10.1.2.0/24",
+            "192.0.2.0/31",
+        ]);
+        assert_eq!(
+            ip_hits(&s, "10.1.2.3"),
+            [
+                "10.1.2.3 x2",
+                "10.1.2.0/24 x1",
+                "10.1.0.0/16 x1",
+                "10.0.0.0/8 x1"
+            ]
+        );
         assert_eq!(ip_hits(&s, "10.200.0.1"), ["10.0.0.0/8 x1"]);
         assert_eq!(ip_hits(&s, "192.0.2.1"), ["192.0.2.0/31 x1"]);
         assert!(ip_hits(&s, "192.0.2.2").is_empty());
@@ -263,7 +314,15 @@ mod tests {
     #[test]
     fn ipv6_exact_and_ranges() {
         let s = set(&["2001:db8::/32", "2001:db8:1::/48", "2001:db8:1::7", "::/0"]);
-        assert_eq!(ip_hits(&s, "2001:db8:1:0:0:0:0:7"), ["2001:db8:1::7 x1", "2001:db8:1::/48 x1", "2001:db8::/32 x1", "::/0 x1"]);
+        assert_eq!(
+            ip_hits(&s, "2001:db8:1:0:0:0:0:7"),
+            [
+                "2001:db8:1::7 x1",
+                "2001:db8:1::/48 x1",
+                "2001:db8::/32 x1",
+                "::/0 x1"
+            ]
+        );
         assert_eq!(ip_hits(&s, "2001:db9::1"), ["::/0 x1"]);
         // The IPv6 default route does not cover IPv4.
         assert!(ip_hits(&s, "192.0.2.1").is_empty());
@@ -277,7 +336,10 @@ mod tests {
             s.lookup_domain(name, &mut |hit, _| out.push(format!("{hit:?}")));
             out
         };
-        assert_eq!(hits("a.b.evil.example"), ["Domain(\"b.evil.example\")", "Domain(\"evil.example\")"]);
+        assert_eq!(
+            hits("a.b.evil.example"),
+            ["Domain(\"b.evil.example\")", "Domain(\"evil.example\")"]
+        );
         assert_eq!(hits("evil.example"), ["Domain(\"evil.example\")"]);
         assert!(hits("notevil.example").is_empty());
         assert!(hits("example").is_empty());

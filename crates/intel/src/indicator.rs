@@ -16,7 +16,10 @@ pub enum Observable {
     Domain(Box<str>),
     Url(Box<str>),
     /// Lowercase hexadecimal; `algorithm` is the STIX/ECS name (`md5`, `sha1`, `sha256`, …).
-    Hash { algorithm: Box<str>, value: Box<str> },
+    Hash {
+        algorithm: Box<str>,
+        value: Box<str>,
+    },
 }
 
 impl Observable {
@@ -55,7 +58,13 @@ pub enum Family {
 }
 
 impl Family {
-    pub const ALL: [Family; 5] = [Family::Ip, Family::Cidr, Family::Domain, Family::Url, Family::Hash];
+    pub const ALL: [Family; 5] = [
+        Family::Ip,
+        Family::Cidr,
+        Family::Domain,
+        Family::Url,
+        Family::Hash,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -89,7 +98,8 @@ pub struct Meta {
 
 impl Meta {
     pub fn valid_at(&self, now: i64) -> bool {
-        self.valid_from.is_none_or(|from| from <= now) && self.valid_until.is_none_or(|until| now < until)
+        self.valid_from.is_none_or(|from| from <= now)
+            && self.valid_until.is_none_or(|until| now < until)
     }
 
     /// The ECS `threat.indicator.confidence` wording of the STIX 0–100 scale
@@ -115,7 +125,14 @@ pub enum StixId {
 impl StixId {
     pub fn new(text: &str) -> StixId {
         let uuid = text.strip_prefix("indicator--").filter(|u| {
-            u.len() == 36 && u.char_indices().all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { c == '-' } else { c.is_ascii_hexdigit() && !c.is_ascii_uppercase() })
+            u.len() == 36
+                && u.char_indices().all(|(i, c)| {
+                    if matches!(i, 8 | 13 | 18 | 23) {
+                        c == '-'
+                    } else {
+                        c.is_ascii_hexdigit() && !c.is_ascii_uppercase()
+                    }
+                })
         });
         match uuid.and_then(|u| u128::from_str_radix(&u.replace('-', ""), 16).ok()) {
             Some(n) => StixId::Indicator(n),
@@ -129,7 +146,15 @@ impl std::fmt::Display for StixId {
         match self {
             StixId::Indicator(n) => {
                 let hex = format!("{n:032x}");
-                write!(f, "indicator--{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+                write!(
+                    f,
+                    "indicator--{}-{}-{}-{}-{}",
+                    &hex[..8],
+                    &hex[8..12],
+                    &hex[12..16],
+                    &hex[16..20],
+                    &hex[20..]
+                )
             }
             StixId::Other(text) => f.write_str(text),
         }
@@ -151,7 +176,10 @@ pub fn normalize_domain(text: &str) -> Option<Box<str>> {
         return None;
     }
     let ascii = if text.is_ascii() {
-        if !text.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_') {
+        if !text
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_')
+        {
             return None;
         }
         text.to_ascii_lowercase()
@@ -204,7 +232,11 @@ pub fn hash_algorithm_of(hex: &str) -> Option<&'static str> {
 
 /// The STIX `file:hashes` key spelled as an ECS `file.hash.*` name.
 pub fn ecs_hash_name(stix_key: &str) -> Option<&'static str> {
-    match stix_key.to_ascii_uppercase().replace(['-', '_'], "").as_str() {
+    match stix_key
+        .to_ascii_uppercase()
+        .replace(['-', '_'], "")
+        .as_str()
+    {
         "MD5" => Some("md5"),
         "SHA1" => Some("sha1"),
         "SHA256" => Some("sha256"),
@@ -239,9 +271,18 @@ mod tests {
 
     #[test]
     fn domains_are_lowercase_ascii_without_trailing_dot() {
-        assert_eq!(normalize_domain(" Evil.Example. ").as_deref(), Some("evil.example"));
-        assert_eq!(normalize_domain("bücher.example").as_deref(), Some("xn--bcher-kva.example"));
-        assert_eq!(normalize_domain("BÜCHER.example").as_deref(), Some("xn--bcher-kva.example"));
+        assert_eq!(
+            normalize_domain(" Evil.Example. ").as_deref(),
+            Some("evil.example")
+        );
+        assert_eq!(
+            normalize_domain("bücher.example").as_deref(),
+            Some("xn--bcher-kva.example")
+        );
+        assert_eq!(
+            normalize_domain("BÜCHER.example").as_deref(),
+            Some("xn--bcher-kva.example")
+        );
         assert_eq!(normalize_domain("a..b"), None);
         assert_eq!(normalize_domain("a b.example"), None);
         assert_eq!(normalize_domain("."), None);
@@ -249,17 +290,34 @@ mod tests {
 
     #[test]
     fn ips_and_cidrs_are_canonical() {
-        assert_eq!(parse_ip_or_cidr("2001:DB8:0:0::1"), Some(Observable::Ip("2001:db8::1".parse().unwrap())));
-        assert_eq!(parse_ip_or_cidr("::ffff:192.0.2.7"), Some(Observable::Ip("192.0.2.7".parse().unwrap())));
-        assert_eq!(parse_ip_or_cidr("10.1.2.3/8"), Some(Observable::Cidr("10.0.0.0/8".parse().unwrap())));
-        assert_eq!(parse_ip_or_cidr("192.0.2.9/32"), Some(Observable::Ip("192.0.2.9".parse().unwrap())));
+        assert_eq!(
+            parse_ip_or_cidr("2001:DB8:0:0::1"),
+            Some(Observable::Ip("2001:db8::1".parse().unwrap()))
+        );
+        assert_eq!(
+            parse_ip_or_cidr("::ffff:192.0.2.7"),
+            Some(Observable::Ip("192.0.2.7".parse().unwrap()))
+        );
+        assert_eq!(
+            parse_ip_or_cidr("10.1.2.3/8"),
+            Some(Observable::Cidr("10.0.0.0/8".parse().unwrap()))
+        );
+        assert_eq!(
+            parse_ip_or_cidr("192.0.2.9/32"),
+            Some(Observable::Ip("192.0.2.9".parse().unwrap()))
+        );
         assert_eq!(parse_ip_or_cidr("192.0.2.0/33"), None);
         assert_eq!(parse_ip_or_cidr("evil.example"), None);
     }
 
     #[test]
     fn validity_window_and_confidence_words() {
-        let meta = Meta { valid_from: Some(100), valid_until: Some(200), confidence: Some(75), ..Meta::default() };
+        let meta = Meta {
+            valid_from: Some(100),
+            valid_until: Some(200),
+            confidence: Some(75),
+            ..Meta::default()
+        };
         assert!(!meta.valid_at(99));
         assert!(meta.valid_at(100));
         assert!(!meta.valid_at(200));
@@ -268,15 +326,26 @@ mod tests {
 
     #[test]
     fn stix_ids_round_trip() {
-        for id in ["indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", "indicator--8E2E2D2B-17d4-4cbf-938f-98ee46b3cd3f", "indicator--1", "x"] {
+        for id in [
+            "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+            "indicator--8E2E2D2B-17d4-4cbf-938f-98ee46b3cd3f",
+            "indicator--1",
+            "x",
+        ] {
             assert_eq!(StixId::new(id).to_string(), id);
         }
-        assert!(matches!(StixId::new("indicator--00000000-0000-4000-8000-000000000001"), StixId::Indicator(_)));
+        assert!(matches!(
+            StixId::new("indicator--00000000-0000-4000-8000-000000000001"),
+            StixId::Indicator(_)
+        ));
     }
 
     #[test]
     fn urls_lowercase_scheme_and_host_only() {
-        assert_eq!(normalize_url("HTTP://Evil.Example/Path?Q=1").as_deref(), Some("http://evil.example/Path?Q=1"));
+        assert_eq!(
+            normalize_url("HTTP://Evil.Example/Path?Q=1").as_deref(),
+            Some("http://evil.example/Path?Q=1")
+        );
         assert_eq!(normalize_url("evil.example/x"), None);
     }
 }

@@ -9,7 +9,6 @@
 //! Keys are compared as raw bytes: a key written with escapes (`"\u0073ource"`) is not
 //! recognized. Engine output never escapes ASCII keys.
 
-
 /// Where a scan stopped on text that is not a JSON object.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("malformed JSON event at byte {offset}: {what}")]
@@ -26,7 +25,9 @@ fn err<T>(offset: usize, what: &'static str) -> Result<T, ScanError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueKind {
     /// `start..end` covers the quotes; `escaped` tells whether the content has escapes.
-    String { escaped: bool },
+    String {
+        escaped: bool,
+    },
     Object,
     Array,
     /// A number, `true`, `false` or `null`.
@@ -44,12 +45,16 @@ impl Value {
     /// The text of a string value; escapes are decoded (the rare slow path).
     pub fn as_str<'a>(&self, json: &'a [u8]) -> Option<std::borrow::Cow<'a, str>> {
         match self.kind {
-            ValueKind::String { escaped: false } => std::str::from_utf8(&json[self.start + 1..self.end - 1])
-                .ok()
-                .map(std::borrow::Cow::Borrowed),
-            ValueKind::String { escaped: true } => serde_json::from_slice::<String>(&json[self.start..self.end])
-                .ok()
-                .map(std::borrow::Cow::Owned),
+            ValueKind::String { escaped: false } => {
+                std::str::from_utf8(&json[self.start + 1..self.end - 1])
+                    .ok()
+                    .map(std::borrow::Cow::Borrowed)
+            }
+            ValueKind::String { escaped: true } => {
+                serde_json::from_slice::<String>(&json[self.start..self.end])
+                    .ok()
+                    .map(std::borrow::Cow::Owned)
+            }
             _ => None,
         }
     }
@@ -80,7 +85,11 @@ impl PathSet {
         for (index, path) in paths.iter().enumerate() {
             let mut node = &mut root;
             for key in path.as_ref().split('.') {
-                let at = match node.children.iter().position(|(k, _)| **k == *key.as_bytes()) {
+                let at = match node
+                    .children
+                    .iter()
+                    .position(|(k, _)| **k == *key.as_bytes())
+                {
                     Some(at) => at,
                     None => {
                         node.children.push((key.as_bytes().into(), Node::default()));
@@ -91,7 +100,10 @@ impl PathSet {
             }
             node.leaf = Some(index);
         }
-        PathSet { root, len: paths.len() }
+        PathSet {
+            root,
+            len: paths.len(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -126,7 +138,12 @@ fn skip_ws(json: &[u8], mut at: usize) -> usize {
 }
 
 /// Scans the object opening at `open`; returns the position after its `}`.
-fn scan_object(json: &[u8], open: usize, node: &Node, found: &mut impl FnMut(usize, Value)) -> Result<usize, ScanError> {
+fn scan_object(
+    json: &[u8],
+    open: usize,
+    node: &Node,
+    found: &mut impl FnMut(usize, Value),
+) -> Result<usize, ScanError> {
     let mut at = skip_ws(json, open + 1);
     if json.get(at) == Some(&b'}') {
         return Ok(at + 1);
@@ -142,11 +159,19 @@ fn scan_object(json: &[u8], open: usize, node: &Node, found: &mut impl FnMut(usi
             return err(at, "expected ':' after a member name");
         }
         at = skip_ws(json, at + 1);
-        let child = node.children.iter().find(|(k, _)| **k == *key).map(|(_, n)| n);
+        let child = node
+            .children
+            .iter()
+            .find(|(k, _)| **k == *key)
+            .map(|(_, n)| n);
         let value = match child {
             Some(child) if !child.children.is_empty() && json.get(at) == Some(&b'{') => {
                 let end = scan_object(json, at, child, found)?;
-                Value { kind: ValueKind::Object, start: at, end }
+                Value {
+                    kind: ValueKind::Object,
+                    start: at,
+                    end,
+                }
             }
             _ => skip_value(json, at)?,
         };
@@ -181,7 +206,10 @@ fn block(json: &[u8], at: usize) -> Block {
     let bytes: &[u8; BLOCK] = json[at..at + BLOCK].try_into().expect("a whole block");
     #[cfg(target_arch = "x86_64")]
     {
-        use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8};
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+            _mm_set1_epi8,
+        };
         // SAFETY: SSE2 is always available on x86_64, and the load reads exactly the 16
         // bytes of `bytes` (unaligned loads are allowed).
         unsafe {
@@ -223,7 +251,10 @@ fn byte_bits(word: u64, byte: u8) -> u32 {
 /// shorter than a block.
 #[inline]
 fn find_any<const N: usize>(json: &[u8], at: usize, bytes: [u8; N]) -> Option<usize> {
-    json[at.min(json.len())..].iter().position(|c| bytes.contains(c)).map(|i| at + i)
+    json[at.min(json.len())..]
+        .iter()
+        .position(|c| bytes.contains(c))
+        .map(|i| at + i)
 }
 
 /// The end (after the closing quote) of the string opening at `open`, and whether it has escapes.
@@ -278,7 +309,11 @@ fn skip_value(json: &[u8], at: usize) -> Result<Value, ScanError> {
         }
         None => return err(at, "the event ends where a value was expected"),
     };
-    Ok(Value { kind, start: at, end })
+    Ok(Value {
+        kind,
+        start: at,
+        end,
+    })
 }
 
 /// Skips an object or array by counting brackets outside strings (not checking that
@@ -348,7 +383,9 @@ pub fn for_each_element(json: &[u8], array: Value, each: &mut impl FnMut(Value))
     }
     let mut at = skip_ws(json, array.start + 1);
     while at < array.end - 1 {
-        let Ok(element) = skip_value(json, at) else { break };
+        let Ok(element) = skip_value(json, at) else {
+            break;
+        };
         each(element);
         at = skip_ws(json, element.end);
         if json.get(at) == Some(&b',') {
@@ -366,7 +403,9 @@ pub fn strings<'a>(json: &'a [u8], value: Value) -> Vec<std::borrow::Cow<'a, str
         ValueKind::Array => {
             let mut at = skip_ws(json, value.start + 1);
             while at < value.end - 1 {
-                let Ok(element) = skip_value(json, at) else { break };
+                let Ok(element) = skip_value(json, at) else {
+                    break;
+                };
                 out.extend(element.as_str(json));
                 at = skip_ws(json, element.end);
                 if json.get(at) == Some(&b',') {
@@ -396,7 +435,10 @@ pub fn splice(json: &[u8], inserts: &[(usize, &[u8])], out: &mut Vec<u8>) {
 /// The bytes that add members (`"k":v,...` without braces) at the end of the object
 /// whose `}` is at `close`: a leading comma unless the object is empty.
 pub fn member_prefix(json: &[u8], close: usize) -> &'static [u8] {
-    let before = json[..close].iter().rev().find(|c| !matches!(c, b' ' | b'\n' | b'\r' | b'\t'));
+    let before = json[..close]
+        .iter()
+        .rev()
+        .find(|c| !matches!(c, b' ' | b'\n' | b'\r' | b'\t'));
     if before == Some(&b'{') { b"" } else { b"," }
 }
 
@@ -448,7 +490,11 @@ mod tests {
             // Every start offset of the value inside a word is exercised by padding.
             for pad in 0..16 {
                 let json = format!("{}{json}", " ".repeat(pad));
-                assert_eq!(find(&json, &["k"]), vec![("k".to_string(), "\"v\"".to_string())], "{json}");
+                assert_eq!(
+                    find(&json, &["k"]),
+                    vec![("k".to_string(), "\"v\"".to_string())],
+                    "{json}"
+                );
                 let end = skip_nested(json.as_bytes(), pad + 8).unwrap();
                 assert_eq!(&json[pad + 8..end], value, "{json}");
             }
@@ -457,7 +503,8 @@ mod tests {
 
     #[test]
     fn tolerates_whitespace_and_a_path_under_a_non_object() {
-        let json = " { \"source\" : \"x\" , \"dns\" : { \"question\" : { \"name\" : \"A.example\" } } } ";
+        let json =
+            " { \"source\" : \"x\" , \"dns\" : { \"question\" : { \"name\" : \"A.example\" } } } ";
         assert_eq!(
             find(json, &["source.ip", "dns.question.name"]),
             vec![("dns.question.name".into(), "\"A.example\"".into())]
@@ -467,7 +514,14 @@ mod tests {
     #[test]
     fn malformed_events_are_errors_with_their_offset() {
         let set = PathSet::new(&["a.b"]);
-        for (bad, offset) in [("[1]", 0), ("{\"a\":{\"b\":\"x}", 10), ("{\"a\" 1}", 5), ("{\"a\":1} x", 8), ("{\"a\":{\"c\":[}", 12), ("{\"a\":", 5)] {
+        for (bad, offset) in [
+            ("[1]", 0),
+            ("{\"a\":{\"b\":\"x}", 10),
+            ("{\"a\" 1}", 5),
+            ("{\"a\":1} x", 8),
+            ("{\"a\":{\"c\":[}", 12),
+            ("{\"a\":", 5),
+        ] {
             let e = set.scan(bad.as_bytes(), &mut |_, _| {}).unwrap_err();
             assert_eq!(e.offset, offset, "{bad}: {e}");
         }
@@ -478,8 +532,10 @@ mod tests {
         let json = r#"{"a":["x",1,"y\u00e9",null],"b":"z"}"#.as_bytes();
         let set = PathSet::new(&["a", "b"]);
         let mut got = Vec::new();
-        set.scan(json, &mut |_, v| got.extend(strings(json, v).into_iter().map(|s| s.into_owned())))
-            .unwrap();
+        set.scan(json, &mut |_, v| {
+            got.extend(strings(json, v).into_iter().map(|s| s.into_owned()))
+        })
+        .unwrap();
         assert_eq!(got, ["x", "yé", "z"]);
     }
 
@@ -490,7 +546,14 @@ mod tests {
         let (s_close, d_close) = (6, 18);
         assert_eq!(member_prefix(json, s_close), b"");
         assert_eq!(member_prefix(json, d_close), b",");
-        splice(json, &[(s_close, b"\"g\":1"), (d_close, b",\"g\":2")], &mut out);
-        assert_eq!(std::str::from_utf8(&out).unwrap(), r#"{"s":{"g":1},"d":{"a":1,"g":2}}"#);
+        splice(
+            json,
+            &[(s_close, b"\"g\":1"), (d_close, b",\"g\":2")],
+            &mut out,
+        );
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"s":{"g":1},"d":{"a":1,"g":2}}"#
+        );
     }
 }

@@ -14,4 +14,7 @@ pub mod stix;
 pub use alerts::AlertAggregator;
 pub use feed::{FeedFormat, FeedSpec};
 pub use geoip::{GeoIp, GeoIpConfig};
-pub use matcher::{MatchOutcome, ReloadOutcome, RuleHit, RuleSpec, Severity, ThreatMatchConfig, ThreatMatcher, ThreatMetrics, unix_now};
+pub use matcher::{
+    MatchOutcome, ReloadOutcome, RuleHit, RuleSpec, Severity, ThreatMatchConfig, ThreatMatcher,
+    ThreatMetrics, unix_now,
+};

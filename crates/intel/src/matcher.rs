@@ -17,7 +17,10 @@ use serde::Deserialize;
 use crate::feed::{FeedSpec, read_feed};
 use crate::index::{Hit, IndicatorSet};
 use crate::indicator::{Family, Meta, canonical_ip, normalize_domain, normalize_url};
-use crate::json_scan::{PathSet, for_each_element, ScanError, Value, ValueKind, member_prefix, push_json_str, splice, strings};
+use crate::json_scan::{
+    PathSet, ScanError, Value, ValueKind, for_each_element, member_prefix, push_json_str, splice,
+    strings,
+};
 
 /// The `threat_match` transform's own settings.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -102,7 +105,9 @@ pub struct Rule {
 
 impl Rule {
     fn selects(&self, meta: &Meta) -> bool {
-        self.tags.as_ref().is_none_or(|tags| meta.tags.iter().any(|t| tags.contains(t)))
+        self.tags
+            .as_ref()
+            .is_none_or(|tags| meta.tags.iter().any(|t| tags.contains(t)))
     }
 }
 
@@ -113,7 +118,10 @@ pub enum MatchOutcome {
     #[default]
     NoMatch,
     /// `out` holds the enriched event; `hits` the rules it raises, one per (rule, observable).
-    Enriched { enrichments: usize, hits: Vec<RuleHit> },
+    Enriched {
+        enrichments: usize,
+        hits: Vec<RuleHit>,
+    },
 }
 
 /// A rule raised by an event's observable; the alert aggregator's input.
@@ -182,9 +190,13 @@ pub struct ThreatMetrics {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReloadOutcome {
     Unchanged,
-    Reloaded { indicators: usize },
+    Reloaded {
+        indicators: usize,
+    },
     /// The feed keeps its previous indicators.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 struct Feed {
@@ -223,7 +235,9 @@ fn file_stamp(spec: &FeedSpec) -> Option<(SystemTime, u64)> {
 
 /// The current time in Unix seconds.
 pub fn unix_now() -> i64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 impl ThreatMatcher {
@@ -235,21 +249,34 @@ impl ThreatMatcher {
         let mut rules = Vec::new();
         for spec in &config.rules {
             if spec.tags.is_empty() {
-                return Err(format!("rule {:?}: no tags (use [\"*\"] for every indicator)", spec.name));
+                return Err(format!(
+                    "rule {:?}: no tags (use [\"*\"] for every indicator)",
+                    spec.name
+                ));
             }
-            let tags = (!spec.tags.iter().any(|t| t == "*")).then(|| spec.tags.iter().map(|t| Arc::from(t.as_str())).collect());
+            let tags = (!spec.tags.iter().any(|t| t == "*"))
+                .then(|| spec.tags.iter().map(|t| Arc::from(t.as_str())).collect());
             let fields = spec
                 .fields
                 .iter()
                 .map(|(path, values)| {
-                    let at = rule_field_names.iter().position(|p| p == path).unwrap_or_else(|| {
-                        rule_field_names.push(path.clone());
-                        rule_field_names.len() - 1
-                    });
+                    let at = rule_field_names
+                        .iter()
+                        .position(|p| p == path)
+                        .unwrap_or_else(|| {
+                            rule_field_names.push(path.clone());
+                            rule_field_names.len() - 1
+                        });
                     (at, values.clone())
                 })
                 .collect();
-            rules.push(Rule { name: spec.name.as_str().into(), severity: spec.severity, tags, fields, matches: AtomicU64::new(0) });
+            rules.push(Rule {
+                name: spec.name.as_str().into(),
+                severity: spec.severity,
+                tags,
+                fields,
+                matches: AtomicU64::new(0),
+            });
         }
         let mut feeds = Vec::new();
         let mut sets = Vec::new();
@@ -294,7 +321,11 @@ impl ThreatMatcher {
     /// failure is counted and kept as the feed's `last_error` until a read succeeds.
     /// Cheap when nothing changed (one `stat` per feed): call it every few seconds.
     pub fn reload_if_changed(&self, now: i64) -> Vec<ReloadOutcome> {
-        self.feeds.iter().enumerate().map(|(at, feed)| self.reload_feed(at, feed, now)).collect()
+        self.feeds
+            .iter()
+            .enumerate()
+            .map(|(at, feed)| self.reload_feed(at, feed, now))
+            .collect()
     }
 
     fn reload_feed(&self, at: usize, feed: &Feed, now: i64) -> ReloadOutcome {
@@ -340,7 +371,10 @@ impl ThreatMatcher {
                     let state = feed.state.lock().unwrap_or_else(|e| e.into_inner());
                     FeedStatus {
                         name: feed.spec.display_name(),
-                        loaded: Family::ALL.iter().map(|f| (f.name(), index.count(*f))).collect(),
+                        loaded: Family::ALL
+                            .iter()
+                            .map(|f| (f.name(), index.count(*f)))
+                            .collect(),
                         inactive: state.inactive,
                         unsupported: state.unsupported.len() as u64,
                         reloads: feed.reloads.load(Relaxed),
@@ -352,21 +386,36 @@ impl ThreatMatcher {
             events_matched: self.events_matched.load(Relaxed),
             enrichments: self.enrichments.load(Relaxed),
             malformed_events: self.malformed.load(Relaxed),
-            rule_matches: self.rules.iter().map(|r| (r.name.to_string(), r.matches.load(Relaxed))).collect(),
+            rule_matches: self
+                .rules
+                .iter()
+                .map(|r| (r.name.to_string(), r.matches.load(Relaxed)))
+                .collect(),
         }
     }
 
     /// The STIX indicators of a feed left out because their pattern is not supported,
     /// each naming the indicator and why.
     pub fn unsupported(&self, feed: usize) -> Vec<String> {
-        self.feeds.get(feed).map_or_else(Vec::new, |f| f.state.lock().unwrap_or_else(|e| e.into_inner()).unsupported.clone())
+        self.feeds.get(feed).map_or_else(Vec::new, |f| {
+            f.state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .unsupported
+                .clone()
+        })
     }
 
     /// Looks up `event`'s observables at time `now` (Unix seconds). On a match the enriched
     /// event is written to `out` (cleared first); otherwise `out` is left untouched and
     /// the caller passes `event` on. A malformed event is an error, the caller passes it
     /// on unchanged and reports it.
-    pub fn enrich(&self, event: &[u8], now: i64, out: &mut Vec<u8>) -> Result<MatchOutcome, ScanError> {
+    pub fn enrich(
+        &self,
+        event: &[u8],
+        now: i64,
+        out: &mut Vec<u8>,
+    ) -> Result<MatchOutcome, ScanError> {
         let indexes = self.sets.load();
         let mut found: Vec<Found> = Vec::new();
         let mut threat: Option<Value> = None;
@@ -376,7 +425,15 @@ impl ThreatMatcher {
             match path {
                 THREAT => threat = Some(value),
                 THREAT_ENRICHMENTS => threat_enrichments = Some(value),
-                _ => lookup(&indexes, path, event, value, now, &mut looked_up, &mut found),
+                _ => lookup(
+                    &indexes,
+                    path,
+                    event,
+                    value,
+                    now,
+                    &mut looked_up,
+                    &mut found,
+                ),
             };
         });
         if let Err(e) = scanned {
@@ -402,7 +459,11 @@ impl ThreatMatcher {
         let mut hits: Vec<RuleHit> = Vec::new();
         let rule_values = self.rule_field_values(event);
         for f in &found {
-            let meta = &indexes[f.feed].chain(f.indicator).next().expect("a found indicator exists").1;
+            let meta = &indexes[f.feed]
+                .chain(f.indicator)
+                .next()
+                .expect("a found indicator exists")
+                .1;
             let indicator = indicator_json(&f.value, meta);
             if !elements.is_empty() {
                 elements.push(b',');
@@ -447,7 +508,13 @@ impl ThreatMatcher {
         let at = match (threat_enrichments, threat) {
             (Some(array), _) if array.kind == ValueKind::Array => {
                 let close = array.end - 1;
-                if member_prefix(event, close) == b"," && event[..close].iter().rev().find(|c| !c.is_ascii_whitespace()) != Some(&b'[') {
+                if member_prefix(event, close) == b","
+                    && event[..close]
+                        .iter()
+                        .rev()
+                        .find(|c| !c.is_ascii_whitespace())
+                        != Some(&b'[')
+                {
                     insert.push(b',');
                 }
                 insert.extend_from_slice(&elements);
@@ -462,7 +529,10 @@ impl ThreatMatcher {
                 close
             }
             (None, None) => {
-                let close = event.iter().rposition(|c| *c == b'}').expect("a scanned object ends with '}'");
+                let close = event
+                    .iter()
+                    .rposition(|c| *c == b'}')
+                    .expect("a scanned object ends with '}'");
                 insert.extend_from_slice(member_prefix(event, close));
                 insert.extend_from_slice(b"\"threat\":{\"enrichments\":[");
                 insert.extend_from_slice(&elements);
@@ -471,12 +541,20 @@ impl ThreatMatcher {
             }
             // `threat` or `threat.enrichments` of another JSON type: an event of another
             // schema, which the enrichment must not overwrite.
-            _ => return Err(ScanError { offset: threat_enrichments.or(threat).map_or(0, |v| v.start), what: "threat or threat.enrichments is not an object/array" }),
+            _ => {
+                return Err(ScanError {
+                    offset: threat_enrichments.or(threat).map_or(0, |v| v.start),
+                    what: "threat or threat.enrichments is not an object/array",
+                });
+            }
         };
         splice(event, &[(at, &insert)], out);
         self.events_matched.fetch_add(1, Relaxed);
         self.enrichments.fetch_add(found.len() as u64, Relaxed);
-        Ok(MatchOutcome::Enriched { enrichments: found.len(), hits })
+        Ok(MatchOutcome::Enriched {
+            enrichments: found.len(),
+            hits,
+        })
     }
 
     /// The values of the fields the rules test, read only from matching events.
@@ -487,8 +565,13 @@ impl ThreatMatcher {
         }
         let _ = self.rule_paths.scan(event, &mut |path, value| {
             values[path] = match value.kind {
-                ValueKind::Scalar => vec![String::from_utf8_lossy(&event[value.start..value.end]).into_owned()],
-                _ => strings(event, value).into_iter().map(|s| s.into_owned()).collect(),
+                ValueKind::Scalar => {
+                    vec![String::from_utf8_lossy(&event[value.start..value.end]).into_owned()]
+                }
+                _ => strings(event, value)
+                    .into_iter()
+                    .map(|s| s.into_owned())
+                    .collect(),
             };
         });
         values
@@ -496,7 +579,9 @@ impl ThreatMatcher {
 }
 
 fn rule_conditions_hold(rule: &Rule, values: &[Vec<String>]) -> bool {
-    rule.fields.iter().all(|(path, accepted)| values[*path].iter().any(|v| accepted.contains(v)))
+    rule.fields
+        .iter()
+        .all(|(path, accepted)| values[*path].iter().any(|v| accepted.contains(v)))
 }
 
 /// One match before deduplication.
@@ -555,10 +640,19 @@ fn lookup(
         let mut all_v4 = true;
         let mut one = |element: Value| {
             match element.kind {
-                ValueKind::String { escaped: false } => match parse_v4(&event[element.start + 1..element.end - 1]) {
-                    Some(v4) => lookup_one_ip(indexes, path, IpAddr::V4(v4.into()), now, looked_up, found),
-                    None => all_v4 = false,
-                },
+                ValueKind::String { escaped: false } => {
+                    match parse_v4(&event[element.start + 1..element.end - 1]) {
+                        Some(v4) => lookup_one_ip(
+                            indexes,
+                            path,
+                            IpAddr::V4(v4.into()),
+                            now,
+                            looked_up,
+                            found,
+                        ),
+                        None => all_v4 = false,
+                    }
+                }
                 _ => all_v4 = false,
             };
         };
@@ -575,7 +669,9 @@ fn lookup(
     let many;
     let texts: &[std::borrow::Cow<str>] = match value.kind {
         ValueKind::String { escaped: false } => {
-            single = [std::borrow::Cow::Borrowed(std::str::from_utf8(&event[value.start + 1..value.end - 1]).unwrap_or(""))];
+            single = [std::borrow::Cow::Borrowed(
+                std::str::from_utf8(&event[value.start + 1..value.end - 1]).unwrap_or(""),
+            )];
             &single
         }
         _ => {
@@ -584,21 +680,30 @@ fn lookup(
         }
     };
     for text in texts {
-        let mut record = |feed: usize, set: &IndicatorSet, hit: Hit<'_>, first: u32, atomic: &str| {
-            for (id, meta) in set.chain(first) {
-                if !meta.valid_at(now) {
-                    continue;
+        let mut record =
+            |feed: usize, set: &IndicatorSet, hit: Hit<'_>, first: u32, atomic: &str| {
+                for (id, meta) in set.chain(first) {
+                    if !meta.valid_at(now) {
+                        continue;
+                    }
+                    let value = match hit {
+                        Hit::Ip(ip) => IndicatorValue::Ip(ip),
+                        Hit::Cidr(net) => IndicatorValue::Cidr(net),
+                        Hit::Domain(d) => IndicatorValue::Domain(d.to_string()),
+                        Hit::Url(u) => IndicatorValue::Url(u.to_string()),
+                        Hit::Hash { algorithm, value } => {
+                            IndicatorValue::Hash(algorithm, value.to_string())
+                        }
+                    };
+                    found.push(Found {
+                        path,
+                        feed,
+                        indicator: id,
+                        atomic: atomic.to_string(),
+                        value,
+                    });
                 }
-                let value = match hit {
-                    Hit::Ip(ip) => IndicatorValue::Ip(ip),
-                    Hit::Cidr(net) => IndicatorValue::Cidr(net),
-                    Hit::Domain(d) => IndicatorValue::Domain(d.to_string()),
-                    Hit::Url(u) => IndicatorValue::Url(u.to_string()),
-                    Hit::Hash { algorithm, value } => IndicatorValue::Hash(algorithm, value.to_string()),
-                };
-                found.push(Found { path, feed, indicator: id, atomic: atomic.to_string(), value });
-            }
-        };
+            };
         match family {
             Family::Ip | Family::Cidr => {
                 if let Some(ip) = parse_ip(text) {
@@ -609,16 +714,22 @@ fn lookup(
                 if !indexes.iter().any(|s| s.has(Family::Domain)) {
                     continue;
                 }
-                let Some(name) = normalize_event_domain(text) else { continue };
+                let Some(name) = normalize_event_domain(text) else {
+                    continue;
+                };
                 for (feed, set) in indexes.iter().enumerate() {
-                    set.lookup_domain(&name, &mut |hit, first| record(feed, set, hit, first, &name));
+                    set.lookup_domain(&name, &mut |hit, first| {
+                        record(feed, set, hit, first, &name)
+                    });
                 }
             }
             Family::Url => {
                 if !indexes.iter().any(|s| s.has(Family::Url)) {
                     continue;
                 }
-                let Some(url) = normalize_url(text) else { continue };
+                let Some(url) = normalize_url(text) else {
+                    continue;
+                };
                 for (feed, set) in indexes.iter().enumerate() {
                     set.lookup_url(&url, &mut |hit, first| record(feed, set, hit, first, &url));
                 }
@@ -636,7 +747,14 @@ fn lookup(
     }
 }
 
-fn lookup_one_ip(indexes: &[Arc<IndicatorSet>], path: usize, ip: IpAddr, now: i64, looked_up: &mut SeenIps, found: &mut Vec<Found>) {
+fn lookup_one_ip(
+    indexes: &[Arc<IndicatorSet>],
+    path: usize,
+    ip: IpAddr,
+    now: i64,
+    looked_up: &mut SeenIps,
+    found: &mut Vec<Found>,
+) {
     if !looked_up.first_time(ip) {
         return;
     }
@@ -652,7 +770,13 @@ fn lookup_one_ip(indexes: &[Arc<IndicatorSet>], path: usize, ip: IpAddr, now: i6
                     _ => IndicatorValue::Ip(ip),
                 };
                 let atomic = atomic.get_or_init(|| ip.to_string()).clone();
-                found.push(Found { path, feed, indicator: id, atomic, value });
+                found.push(Found {
+                    path,
+                    feed,
+                    indicator: id,
+                    atomic,
+                    value,
+                });
             }
         });
     }
@@ -662,7 +786,9 @@ fn lookup_one_ip(indexes: &[Arc<IndicatorSet>], path: usize, ip: IpAddr, now: i6
 fn normalize_event_domain(text: &str) -> Option<std::borrow::Cow<'_, str>> {
     let plain = !text.is_empty()
         && !text.ends_with('.')
-        && text.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.' || c == b'_');
+        && text.bytes().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.' || c == b'_'
+        });
     if plain {
         Some(std::borrow::Cow::Borrowed(text))
     } else {
@@ -781,14 +907,19 @@ fn indicator_json(value: &IndicatorValue, meta: &Meta) -> String {
 }
 
 fn ip_v6(value: &IndicatorValue) -> bool {
-    matches!(value, IndicatorValue::Ip(IpAddr::V6(_)) | IndicatorValue::Cidr(ipnet::IpNet::V6(_)))
+    matches!(
+        value,
+        IndicatorValue::Ip(IpAddr::V6(_)) | IndicatorValue::Cidr(ipnet::IpNet::V6(_))
+    )
 }
 
 fn value_text(value: &IndicatorValue) -> String {
     match value {
         IndicatorValue::Ip(ip) => ip.to_string(),
         IndicatorValue::Cidr(net) => net.to_string(),
-        IndicatorValue::Domain(s) | IndicatorValue::Url(s) | IndicatorValue::Hash(_, s) => s.clone(),
+        IndicatorValue::Domain(s) | IndicatorValue::Url(s) | IndicatorValue::Hash(_, s) => {
+            s.clone()
+        }
     }
 }
 
@@ -798,8 +929,24 @@ mod tests {
 
     #[test]
     fn dotted_quads_parse_like_the_standard_library() {
-        for text in ["1.2.3.4", "0.0.0.0", "255.255.255.255", "256.1.1.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1..2.3", "", "a.b.c.d", "1.2.3.4 "] {
-            assert_eq!(parse_v4(text.as_bytes()).map(std::net::Ipv4Addr::from), text.parse().ok(), "{text:?}");
+        for text in [
+            "1.2.3.4",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "01.2.3.4",
+            "1..2.3",
+            "",
+            "a.b.c.d",
+            "1.2.3.4 ",
+        ] {
+            assert_eq!(
+                parse_v4(text.as_bytes()).map(std::net::Ipv4Addr::from),
+                text.parse().ok(),
+                "{text:?}"
+            );
         }
     }
 }

@@ -11,7 +11,8 @@ use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::index::IndicatorSet;
 use crate::indicator::{
-    Indicator, Meta, Observable, StixId, ecs_hash_name, normalize_domain, normalize_url, parse_ip_or_cidr,
+    Indicator, Meta, Observable, StixId, ecs_hash_name, normalize_domain, normalize_url,
+    parse_ip_or_cidr,
 };
 
 /// The indicators of one bundle and the ones left out, with why.
@@ -28,12 +29,23 @@ pub struct BundleContent {
 }
 
 /// Reads a bundle. `tags` are added to every indicator's own labels and types.
-pub fn read_bundle(reader: impl Read, feed: Arc<str>, tags: &[Arc<str>], now: i64) -> Result<BundleContent, String> {
+pub fn read_bundle(
+    reader: impl Read,
+    feed: Arc<str>,
+    tags: &[Arc<str>],
+    now: i64,
+) -> Result<BundleContent, String> {
     let mut content = BundleContent::default();
-    let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(1 << 16, reader));
-    BundleSeed { feed: &feed, tags, now, content: &mut content }
-        .deserialize(&mut de)
-        .map_err(|e| format!("not a STIX bundle: {e}"))?;
+    let mut de =
+        serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(1 << 16, reader));
+    BundleSeed {
+        feed: &feed,
+        tags,
+        now,
+        content: &mut content,
+    }
+    .deserialize(&mut de)
+    .map_err(|e| format!("not a STIX bundle: {e}"))?;
     de.end().map_err(|e| format!("not a STIX bundle: {e}"))?;
     content.set.finish();
     Ok(content)
@@ -151,7 +163,9 @@ fn timestamp(id: &str, member: &str, text: Option<&str>) -> Result<Option<i64>, 
     text.map(|t| {
         chrono::DateTime::parse_from_rfc3339(t)
             .map(|d| d.timestamp())
-            .map_err(|e| format!("indicator {id}: {member} {t:?} is not an RFC 3339 timestamp: {e}"))
+            .map_err(|e| {
+                format!("indicator {id}: {member} {t:?} is not an RFC 3339 timestamp: {e}")
+            })
     })
     .transpose()
 }
@@ -165,12 +179,15 @@ fn add_indicator(
 ) -> Result<(), String> {
     let id = object.id;
     if let Some(kind) = object.pattern_type.as_deref().filter(|k| *k != "stix") {
-        return Err(format!("indicator {id}: pattern_type {kind:?} is not \"stix\""));
+        return Err(format!(
+            "indicator {id}: pattern_type {kind:?} is not \"stix\""
+        ));
     }
     let Some(pattern) = object.pattern.as_deref() else {
         return Err(format!("indicator {id}: no pattern"));
     };
-    let observables = parse_pattern(pattern).map_err(|why| format!("indicator {id}: pattern {pattern:?}: {why}"))?;
+    let observables = parse_pattern(pattern)
+        .map_err(|why| format!("indicator {id}: pattern {pattern:?}: {why}"))?;
     let valid_from = timestamp(&id, "valid_from", object.valid_from.as_deref())?;
     let valid_until = timestamp(&id, "valid_until", object.valid_until.as_deref())?;
     if object.revoked || valid_until.is_some_and(|until| until <= now) {
@@ -178,13 +195,23 @@ fn add_indicator(
         return Ok(());
     }
     let mut names: Vec<&str> = Vec::new();
-    for tag in object.labels.iter().chain(&object.indicator_types).map(String::as_str).chain(tags.iter().map(|t| &**t)) {
+    for tag in object
+        .labels
+        .iter()
+        .chain(&object.indicator_types)
+        .map(String::as_str)
+        .chain(tags.iter().map(|t| &**t))
+    {
         if !names.contains(&tag) {
             names.push(tag);
         }
     }
     // Most indicators of a bundle share a few tag sets: each set is kept once.
-    let all_tags = match content.tag_sets.iter().find(|set| set.len() == names.len() && set.iter().zip(&names).all(|(a, b)| **a == **b)) {
+    let all_tags = match content
+        .tag_sets
+        .iter()
+        .find(|set| set.len() == names.len() && set.iter().zip(&names).all(|(a, b)| **a == **b))
+    {
         Some(set) => set.clone(),
         None => {
             let set: Arc<[Arc<str>]> = names.iter().map(|n| Arc::from(*n)).collect();
@@ -204,7 +231,10 @@ fn add_indicator(
         confidence: object.confidence.filter(|c| *c <= 100),
     });
     for observable in observables {
-        content.set.insert(Indicator { observable, meta: meta.clone() });
+        content.set.insert(Indicator {
+            observable,
+            meta: meta.clone(),
+        });
     }
     Ok(())
 }
@@ -212,7 +242,10 @@ fn add_indicator(
 /// Parses `[cmp (OR cmp)*] (OR [cmp (OR cmp)*])*` where each comparison is
 /// `object:path = 'value'` (or `ISSUBSET` for a range) on an observable intake matches.
 pub fn parse_pattern(pattern: &str) -> Result<Vec<Observable>, String> {
-    let mut lexer = Lexer { text: pattern, at: 0 };
+    let mut lexer = Lexer {
+        text: pattern,
+        at: 0,
+    };
     let mut out = Vec::new();
     loop {
         lexer.expect("[")?;
@@ -221,14 +254,22 @@ pub fn parse_pattern(pattern: &str) -> Result<Vec<Observable>, String> {
             match lexer.word() {
                 Some("OR") => continue,
                 Some("]") => break,
-                Some(other) => return Err(format!("{other:?} is not supported (only OR of comparisons)")),
+                Some(other) => {
+                    return Err(format!(
+                        "{other:?} is not supported (only OR of comparisons)"
+                    ));
+                }
                 None => return Err("the pattern ends before ']'".into()),
             }
         }
         match lexer.word() {
             None => return Ok(out),
             Some("OR") => continue,
-            Some(other) => return Err(format!("{other:?} after an observation is not supported (only OR)")),
+            Some(other) => {
+                return Err(format!(
+                    "{other:?} after an observation is not supported (only OR)"
+                ));
+            }
         }
     }
 }
@@ -240,7 +281,8 @@ fn comparison(lexer: &mut Lexer) -> Result<Observable, String> {
     let bad = |what: &str| format!("{value:?} is not {what}");
     match (path.as_str(), operator) {
         ("ipv4-addr:value" | "ipv6-addr:value", "=" | "ISSUBSET") => {
-            let observable = parse_ip_or_cidr(&value).ok_or_else(|| bad("an IP address or CIDR range"))?;
+            let observable =
+                parse_ip_or_cidr(&value).ok_or_else(|| bad("an IP address or CIDR range"))?;
             let v6 = path.starts_with("ipv6");
             let is_v6 = matches!(&observable, Observable::Ip(ip) if ip.is_ipv6())
                 || matches!(&observable, Observable::Cidr(net) if matches!(net, ipnet::IpNet::V6(_)));
@@ -249,16 +291,28 @@ fn comparison(lexer: &mut Lexer) -> Result<Observable, String> {
             }
             Ok(observable)
         }
-        ("domain-name:value", "=") => Ok(Observable::Domain(normalize_domain(&value).ok_or_else(|| bad("a domain name"))?)),
-        ("url:value", "=") => Ok(Observable::Url(normalize_url(&value).ok_or_else(|| bad("a URL"))?)),
+        ("domain-name:value", "=") => Ok(Observable::Domain(
+            normalize_domain(&value).ok_or_else(|| bad("a domain name"))?,
+        )),
+        ("url:value", "=") => Ok(Observable::Url(
+            normalize_url(&value).ok_or_else(|| bad("a URL"))?,
+        )),
         (p, "=") if p.starts_with("file:hashes.") => {
             let key = p["file:hashes.".len()..].trim_matches(['\'', '"']);
-            let algorithm = ecs_hash_name(key).ok_or_else(|| format!("hash {key:?} is not supported"))?;
+            let algorithm =
+                ecs_hash_name(key).ok_or_else(|| format!("hash {key:?} is not supported"))?;
             let hex = value.trim().to_ascii_lowercase();
-            if hex.is_empty() || (algorithm != "ssdeep" && algorithm != "tlsh" && !hex.bytes().all(|c| c.is_ascii_hexdigit())) {
+            if hex.is_empty()
+                || (algorithm != "ssdeep"
+                    && algorithm != "tlsh"
+                    && !hex.bytes().all(|c| c.is_ascii_hexdigit()))
+            {
                 return Err(bad("a hexadecimal digest"));
             }
-            Ok(Observable::Hash { algorithm: algorithm.into(), value: hex.into_boxed_str() })
+            Ok(Observable::Hash {
+                algorithm: algorithm.into(),
+                value: hex.into_boxed_str(),
+            })
         }
         (p, op) => Err(format!("the comparison {p} {op} is not supported")),
     }
@@ -298,7 +352,9 @@ impl<'a> Lexer<'a> {
         } else if rest.starts_with("!=") || rest.starts_with("<=") || rest.starts_with(">=") {
             2
         } else {
-            rest.find(|c: char| c.is_whitespace() || "[]'".contains(c)).unwrap_or(rest.len()).max(1)
+            rest.find(|c: char| c.is_whitespace() || "[]'".contains(c))
+                .unwrap_or(rest.len())
+                .max(1)
         };
         self.at += len;
         Some(&rest[..len])
@@ -315,7 +371,15 @@ impl<'a> Lexer<'a> {
                 Some(q) if c == q => quote = None,
                 Some(_) => {}
                 None if c == '\'' || c == '"' => quote = Some(c),
-                None if c.is_whitespace() || c == '=' || c == '!' || c == '<' || c == '>' || c == ']' => break,
+                None if c.is_whitespace()
+                    || c == '='
+                    || c == '!'
+                    || c == '<'
+                    || c == '>'
+                    || c == ']' =>
+                {
+                    break;
+                }
                 None => {}
             }
             out.push(c);
@@ -379,7 +443,10 @@ mod tests {
     fn hashes_urls_and_ipv6() {
         assert_eq!(
             parse_pattern("[file:hashes.MD5 = 'D41D8CD98F00B204E9800998ECF8427E']").unwrap(),
-            vec![Observable::Hash { algorithm: "md5".into(), value: "d41d8cd98f00b204e9800998ecf8427e".into() }]
+            vec![Observable::Hash {
+                algorithm: "md5".into(),
+                value: "d41d8cd98f00b204e9800998ecf8427e".into()
+            }]
         );
         assert_eq!(
             parse_pattern("[url:value = 'HTTPS://Evil.Example/a\\'b']").unwrap(),
@@ -394,12 +461,24 @@ mod tests {
     #[test]
     fn unsupported_patterns_say_why() {
         for (pattern, why) in [
-            ("[ipv4-addr:value = '1.2.3.4' AND domain-name:value = 'x.example']", "\"AND\" is not supported"),
-            ("[process:name = 'evil.exe']", "the comparison process:name = is not supported"),
+            (
+                "[ipv4-addr:value = '1.2.3.4' AND domain-name:value = 'x.example']",
+                "\"AND\" is not supported",
+            ),
+            (
+                "[process:name = 'evil.exe']",
+                "the comparison process:name = is not supported",
+            ),
             ("[ipv4-addr:value = '2001:db8::1']", "is not an IPv4 value"),
-            ("[ipv4-addr:value = '1.2.3.4'] FOLLOWEDBY [ipv4-addr:value = '1.2.3.5']", "FOLLOWEDBY"),
+            (
+                "[ipv4-addr:value = '1.2.3.4'] FOLLOWEDBY [ipv4-addr:value = '1.2.3.5']",
+                "FOLLOWEDBY",
+            ),
             ("[ipv4-addr:value = '1.2.3.4'", "ends before ']'"),
-            ("[domain-name:value = 'unterminated]", "unterminated quoted value"),
+            (
+                "[domain-name:value = 'unterminated]",
+                "unterminated quoted value",
+            ),
             ("ipv4-addr:value = '1.2.3.4'", "expected \"[\""),
         ] {
             let e = parse_pattern(pattern).unwrap_err();
