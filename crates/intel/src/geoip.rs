@@ -382,14 +382,15 @@ fn ryu_like(value: f64) -> String {
 }
 
 fn ip_of(event: &[u8], value: Value) -> Option<IpAddr> {
+    if value.kind == (ValueKind::String { escaped: false })
+        && let Some(v4) = crate::matcher::parse_v4(&event[value.start + 1..value.end - 1])
+    {
+        return Some(IpAddr::V4(v4.into()));
+    }
     if !matches!(value.kind, ValueKind::String { .. }) {
         return None;
     }
-    value
-        .as_str(event)?
-        .parse::<IpAddr>()
-        .ok()
-        .map(canonical_ip)
+    value.as_str(event)?.parse::<IpAddr>().ok().map(canonical_ip)
 }
 
 /// Whether an address is globally routed, so worth a lookup.

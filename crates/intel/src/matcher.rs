@@ -806,7 +806,7 @@ fn parse_ip(text: &str) -> Option<IpAddr> {
 }
 
 #[inline]
-fn parse_v4(text: &[u8]) -> Option<u32> {
+pub(crate) fn parse_v4(text: &[u8]) -> Option<u32> {
     let mut out = 0u32;
     let mut octets = 0;
     let mut value = 0u32;
