@@ -390,7 +390,11 @@ fn ip_of(event: &[u8], value: Value) -> Option<IpAddr> {
     if !matches!(value.kind, ValueKind::String { .. }) {
         return None;
     }
-    value.as_str(event)?.parse::<IpAddr>().ok().map(canonical_ip)
+    value
+        .as_str(event)?
+        .parse::<IpAddr>()
+        .ok()
+        .map(canonical_ip)
 }
 
 /// Whether an address is globally routed, so worth a lookup.

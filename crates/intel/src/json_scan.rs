@@ -159,10 +159,12 @@ fn scan_object(
             return err(at, "expected ':' after a member name");
         }
         at = skip_ws(json, at + 1);
+        // Length and first byte first: most keys are not wanted, and a full
+        // comparison is a call to `memcmp`.
         let child = node
             .children
             .iter()
-            .find(|(k, _)| **k == *key)
+            .find(|(k, _)| k.len() == key.len() && k.first() == key.first() && **k == *key)
             .map(|(_, n)| n);
         let value = match child {
             Some(child) if !child.children.is_empty() && json.get(at) == Some(&b'{') => {

@@ -679,9 +679,12 @@ fn workers_share_the_matcher_while_a_feed_is_swapped() {
     shared::<intake_intel::GeoIp>();
 
     let dir = tempfile::tempdir().unwrap();
-    let matcher = std::sync::Arc::new(ThreatMatcher::load(&config(dir.path(), &bundle(vec![]), "198.51.100.99\n"), NOW).unwrap());
+    let matcher = std::sync::Arc::new(
+        ThreatMatcher::load(&config(dir.path(), &bundle(vec![]), "198.51.100.99\n"), NOW).unwrap(),
+    );
     // Both addresses in one event: one enrich call sees one set, whole.
-    let event = std::sync::Arc::new(vpc_events(&[flow("198.51.100.99", "198.18.0.1", 0)]).remove(0));
+    let event =
+        std::sync::Arc::new(vpc_events(&[flow("198.51.100.99", "198.18.0.1", 0)]).remove(0));
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let workers: Vec<_> = (0..2)
         .map(|_| {
@@ -691,7 +694,9 @@ fn workers_share_the_matcher_while_a_feed_is_swapped() {
                 let mut seen = 0u64;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     // Each set in effect holds exactly one of the two addresses: never both, never none.
-                    let MatchOutcome::Enriched { enrichments, .. } = matcher.enrich(&event, NOW, &mut out).unwrap() else {
+                    let MatchOutcome::Enriched { enrichments, .. } =
+                        matcher.enrich(&event, NOW, &mut out).unwrap()
+                    else {
                         panic!("no set in effect")
                     };
                     assert_eq!(enrichments, 1);
@@ -702,9 +707,20 @@ fn workers_share_the_matcher_while_a_feed_is_swapped() {
         })
         .collect();
     for round in 0..20u32 {
-        let list = if round % 2 == 0 { "198.18.0.1\n" } else { "198.51.100.99\n" };
-        std::fs::write(dir.path().join("tor-exits.txt"), format!("# round {round}\n{list}")).unwrap();
-        assert!(matches!(matcher.reload_if_changed(NOW)[1], ReloadOutcome::Reloaded { .. }));
+        let list = if round % 2 == 0 {
+            "198.18.0.1\n"
+        } else {
+            "198.51.100.99\n"
+        };
+        std::fs::write(
+            dir.path().join("tor-exits.txt"),
+            format!("# round {round}\n{list}"),
+        )
+        .unwrap();
+        assert!(matches!(
+            matcher.reload_if_changed(NOW)[1],
+            ReloadOutcome::Reloaded { .. }
+        ));
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for worker in workers {
