@@ -727,3 +727,47 @@ fn workers_share_the_matcher_while_a_feed_is_swapped() {
         assert!(worker.join().expect("no worker panicked") > 0);
     }
 }
+
+#[test]
+fn damaged_events_give_errors_or_valid_json_never_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let matcher =
+        ThreatMatcher::load(&config(dir.path(), &planted_bundle(), TOR_LIST), NOW).unwrap();
+    let mut base = vpc_events(&[flow("10.0.1.5", "198.51.100.7", 1)]).remove(0);
+    // A threat object with an array and escapes, so the splicing paths are damaged too.
+    base.pop();
+    base.extend_from_slice(br#","threat":{"enrichments":[{"x":"a\"]}"}]},"dns":{"question":{"name":"b.evil.example"}}}"#);
+    let mut out = Vec::new();
+    let mut checked = 0;
+    let replacements = [
+        b'"', b'\\', b'{', b'}', b'[', b']', b',', b':', b' ', b'x', 0xff,
+    ];
+    for at in 0..base.len() {
+        let truncated = &base[..at];
+        let mut variants = vec![truncated.to_vec()];
+        for r in replacements {
+            let mut changed = base.clone();
+            changed[at] = r;
+            variants.push(changed);
+        }
+        for event in variants {
+            if let Ok(MatchOutcome::Enriched { .. }) = matcher.enrich(&event, NOW, &mut out) {
+                // Whatever the scanner accepted and rewrote must still parse where the input did.
+                if serde_json::from_slice::<Value>(&event).is_ok() {
+                    serde_json::from_slice::<Value>(&out).unwrap_or_else(|e| {
+                        panic!(
+                            "{e}: {}\nfrom {}",
+                            String::from_utf8_lossy(&out),
+                            String::from_utf8_lossy(&event)
+                        )
+                    });
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        checked > base.len(),
+        "most single-byte changes still match: {checked}"
+    );
+}
