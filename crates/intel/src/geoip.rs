@@ -228,7 +228,8 @@ impl GeoIp {
             .map(|db| {
                 let mut last = db.stamp.lock().unwrap_or_else(|e| e.into_inner());
                 let now = stamp(&db.path);
-                if now.is_some() && now == *last {
+                // A missing file is reported once, when it goes.
+                if now == *last {
                     return GeoReload::Unchanged;
                 }
                 *last = now;

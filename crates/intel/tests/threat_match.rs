@@ -771,3 +771,28 @@ fn damaged_events_give_errors_or_valid_json_never_a_panic() {
         "most single-byte changes still match: {checked}"
     );
 }
+
+#[test]
+fn a_deleted_feed_is_reported_once_per_interval_and_keeps_its_indicators() {
+    let dir = tempfile::tempdir().unwrap();
+    let matcher = ThreatMatcher::load(&config(dir.path(), &bundle(vec![]), TOR_LIST), NOW).unwrap();
+    std::fs::remove_file(dir.path().join("tor-exits.txt")).unwrap();
+    let ReloadOutcome::Failed { error } = &matcher.reload_if_changed(NOW + 1)[1] else {
+        panic!("a missing feed must be reported")
+    };
+    assert!(error.contains("tor-exits.txt"), "{error}");
+    assert_eq!(
+        matcher.reload_if_changed(NOW + 2)[1],
+        ReloadOutcome::Unchanged
+    );
+    assert!(matches!(
+        matcher.reload_if_changed(NOW + 301)[1],
+        ReloadOutcome::Failed { .. }
+    ));
+    let event = &vpc_events(&[flow("10.0.0.1", "198.51.100.99", 0)])[0];
+    assert_ne!(
+        matcher.enrich(event, NOW, &mut Vec::new()).unwrap(),
+        MatchOutcome::NoMatch
+    );
+    assert_eq!(matcher.metrics().feeds[1].reload_failures, 2);
+}
