@@ -118,6 +118,7 @@ fn private_unknown_and_already_located_addresses_pass_unchanged() {
         geo.enrich(br#"{"source":{"ip":"81.2.69.1"}"#, &mut out)
             .is_err()
     );
+    assert_eq!(geo.metrics().malformed_events, 1);
 }
 
 #[test]
