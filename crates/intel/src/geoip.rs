@@ -125,6 +125,7 @@ pub struct GeoIp {
     reloads: AtomicU64,
     reload_failures: AtomicU64,
     lookup_errors: AtomicU64,
+    malformed: AtomicU64,
 }
 
 /// What a reload did to one database.
@@ -142,6 +143,8 @@ pub struct GeoMetrics {
     pub reload_failures: u64,
     /// Records that could not be decoded (a corrupt database); the event passes without them.
     pub lookup_errors: u64,
+    /// Events that are not a JSON object (`enrich` returned the error; they pass unchanged).
+    pub malformed_events: u64,
 }
 
 const SOURCE: usize = 0;
@@ -217,6 +220,7 @@ impl GeoIp {
             reloads: AtomicU64::new(0),
             reload_failures: AtomicU64::new(0),
             lookup_errors: AtomicU64::new(0),
+            malformed: AtomicU64::new(0),
         })
     }
 
@@ -228,7 +232,8 @@ impl GeoIp {
             .map(|db| {
                 let mut last = db.stamp.lock().unwrap_or_else(|e| e.into_inner());
                 let now = stamp(&db.path);
-                if now.is_some() && now == *last {
+                // A missing file is reported once, when it goes.
+                if now == *last {
                     return GeoReload::Unchanged;
                 }
                 *last = now;
@@ -252,6 +257,7 @@ impl GeoIp {
             reloads: self.reloads.load(Relaxed),
             reload_failures: self.reload_failures.load(Relaxed),
             lookup_errors: self.lookup_errors.load(Relaxed),
+            malformed_events: self.malformed.load(Relaxed),
         }
     }
 
@@ -260,8 +266,13 @@ impl GeoIp {
     /// `out` untouched and the event passes as it is.
     pub fn enrich(&self, event: &[u8], out: &mut Vec<u8>) -> Result<bool, ScanError> {
         let mut found: [Option<Value>; 8] = [None; 8];
-        self.paths
-            .scan(event, &mut |path, value| found[path] = Some(value))?;
+        if let Err(e) = self
+            .paths
+            .scan(event, &mut |path, value| found[path] = Some(value))
+        {
+            self.malformed.fetch_add(1, Relaxed);
+            return Err(e);
+        }
         let city = self.city.as_ref().map(|db| db.reader.load());
         let asn = self.asn.as_ref().map(|db| db.reader.load());
         let mut inserts: Vec<(usize, Vec<u8>)> = Vec::new();
@@ -390,7 +401,11 @@ fn ip_of(event: &[u8], value: Value) -> Option<IpAddr> {
     if !matches!(value.kind, ValueKind::String { .. }) {
         return None;
     }
-    value.as_str(event)?.parse::<IpAddr>().ok().map(canonical_ip)
+    value
+        .as_str(event)?
+        .parse::<IpAddr>()
+        .ok()
+        .map(canonical_ip)
 }
 
 /// Whether an address is globally routed, so worth a lookup.

@@ -159,10 +159,12 @@ fn scan_object(
             return err(at, "expected ':' after a member name");
         }
         at = skip_ws(json, at + 1);
+        // Length and first byte first: most keys are not wanted, and a full
+        // comparison is a call to `memcmp`.
         let child = node
             .children
             .iter()
-            .find(|(k, _)| **k == *key)
+            .find(|(k, _)| k.len() == key.len() && k.first() == key.first() && **k == *key)
             .map(|(_, n)| n);
         let value = match child {
             Some(child) if !child.children.is_empty() && json.get(at) == Some(&b'{') => {
@@ -263,6 +265,7 @@ fn string_end(json: &[u8], open: usize) -> Result<(usize, bool), ScanError> {
     let mut at = open + 1;
     let mut escaped = false;
     loop {
+        // The stop and whether it is a quote, from the masks: no second read of the byte.
         let next = if at + BLOCK <= json.len() {
             let b = block(json, at);
             let stops = b.quotes | b.backslashes;
@@ -270,13 +273,14 @@ fn string_end(json: &[u8], open: usize) -> Result<(usize, bool), ScanError> {
                 at += BLOCK;
                 continue;
             }
-            Some(at + stops.trailing_zeros() as usize)
+            let i = stops.trailing_zeros();
+            Some((at + i as usize, b.quotes >> i & 1 == 1))
         } else {
-            find_any(json, at, [b'"', b'\\'])
+            find_any(json, at, [b'"', b'\\']).map(|i| (i, json[i] == b'"'))
         };
         match next {
-            Some(i) if json[i] == b'"' => return Ok((i + 1, escaped)),
-            Some(i) => {
+            Some((i, true)) => return Ok((i + 1, escaped)),
+            Some((i, false)) => {
                 escaped = true;
                 at = i + 2;
             }

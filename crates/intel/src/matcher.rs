@@ -331,7 +331,9 @@ impl ThreatMatcher {
     fn reload_feed(&self, at: usize, feed: &Feed, now: i64) -> ReloadOutcome {
         let mut state = feed.state.lock().unwrap_or_else(|e| e.into_inner());
         let stamp = file_stamp(&feed.spec);
-        if stamp.is_some() && stamp == state.stamp && now - state.read_at < self.reload_interval {
+        // A missing file is reported once, then retried at the interval, like a file
+        // that is unchanged.
+        if stamp == state.stamp && now - state.read_at < self.reload_interval {
             return ReloadOutcome::Unchanged;
         }
         state.stamp = stamp;

@@ -156,7 +156,7 @@ struct StixObject {
     #[serde(default)]
     revoked: bool,
     #[serde(default)]
-    confidence: Option<u8>,
+    confidence: Option<i64>,
 }
 
 fn timestamp(id: &str, member: &str, text: Option<&str>) -> Result<Option<i64>, String> {
@@ -228,7 +228,11 @@ fn add_indicator(
         tags: all_tags,
         valid_from,
         valid_until,
-        confidence: object.confidence.filter(|c| *c <= 100),
+        // Out of the 0–100 scale: no confidence, rather than a failed bundle.
+        confidence: object
+            .confidence
+            .filter(|c| (0..=100).contains(c))
+            .map(|c| c as u8),
     });
     for observable in observables {
         content.set.insert(Indicator {
@@ -455,6 +459,52 @@ mod tests {
         assert_eq!(
             parse_pattern("[ipv6-addr:value = '2001:DB8::0:1']").unwrap(),
             vec![Observable::Ip("2001:db8::1".parse().unwrap())]
+        );
+    }
+
+    #[test]
+    fn a_bundle_keeps_its_good_indicators_and_lists_the_others() {
+        let bundle = r#"{"type":"bundle","id":"bundle--1","objects":[
+            {"type":"indicator","id":"indicator--a","pattern":"[ipv4-addr:value = '198.51.100.1']","confidence":300,"labels":["x","x"]},
+            {"type":"indicator","id":"indicator--b","pattern":"[ipv4-addr:value = '198.51.100.2' AND ipv4-addr:value = '198.51.100.3']"},
+            {"type":"indicator","id":"indicator--c","pattern":"[ipv4-addr:value = '198.51.100.4']","valid_until":"yesterday"},
+            {"type":"indicator","id":"indicator--d","pattern":"[ipv4-addr:value = '198.51.100.5']","revoked":true},
+            {"type":"malware","id":"malware--e","name":"m","is_family":false}]}"#;
+        let content = read_bundle(bundle.as_bytes(), "f".into(), &["tor".into()], 0).unwrap();
+        assert_eq!((content.set.len(), content.inactive), (1, 1));
+        assert_eq!(content.unsupported.len(), 2);
+        assert!(
+            content.unsupported[0].starts_with("indicator indicator--b: "),
+            "{:?}",
+            content.unsupported
+        );
+        assert!(
+            content.unsupported[1].contains("indicator indicator--c: valid_until \"yesterday\""),
+            "{:?}",
+            content.unsupported
+        );
+        let mut metas = Vec::new();
+        content
+            .set
+            .lookup_ip("198.51.100.1".parse().unwrap(), &mut |_, first| {
+                metas.extend(content.set.chain(first).map(|(_, m)| m.clone()))
+            });
+        assert_eq!(metas[0].confidence, None);
+        assert_eq!(
+            metas[0].tags.iter().map(|t| &**t).collect::<Vec<_>>(),
+            ["x", "tor"]
+        );
+        let e = read_bundle(
+            &b"{\"type\":\"bundle\",\"objects\":[{\"type\":1}]}"[..],
+            "f".into(),
+            &[],
+            0,
+        )
+        .err()
+        .unwrap();
+        assert!(
+            e.starts_with("not a STIX bundle: ") && e.contains("column"),
+            "{e}"
         );
     }
 

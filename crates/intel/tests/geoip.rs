@@ -118,6 +118,7 @@ fn private_unknown_and_already_located_addresses_pass_unchanged() {
         geo.enrich(br#"{"source":{"ip":"81.2.69.1"}"#, &mut out)
             .is_err()
     );
+    assert_eq!(geo.metrics().malformed_events, 1);
 }
 
 #[test]
@@ -172,4 +173,32 @@ fn opening_needs_a_readable_database() {
     .unwrap();
     assert!(e.contains("none.mmdb"), "{e}");
     assert!(toml::from_str::<GeoIpConfig>("city = \"a\"\ncountry = \"b\"").is_err());
+}
+
+#[test]
+fn damaged_events_give_errors_or_valid_json_never_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    make_dbs(dir.path(), &[]);
+    let geo = open(dir.path());
+    let base = vpc("81.2.69.77", "2a02:cf40::9");
+    let mut out = Vec::new();
+    let mut checked = 0;
+    for at in 0..base.len() {
+        let mut variants = vec![base[..at].to_vec()];
+        for r in [b'"', b'\\', b'{', b'}', b'[', b']', b',', b':', b'1', 0xff] {
+            let mut changed = base.clone();
+            changed[at] = r;
+            variants.push(changed);
+        }
+        for event in variants {
+            if let Ok(true) = geo.enrich(&event, &mut out)
+                && serde_json::from_slice::<Value>(&event).is_ok()
+            {
+                serde_json::from_slice::<Value>(&out)
+                    .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out)));
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > base.len(), "{checked}");
 }

@@ -679,9 +679,12 @@ fn workers_share_the_matcher_while_a_feed_is_swapped() {
     shared::<intake_intel::GeoIp>();
 
     let dir = tempfile::tempdir().unwrap();
-    let matcher = std::sync::Arc::new(ThreatMatcher::load(&config(dir.path(), &bundle(vec![]), "198.51.100.99\n"), NOW).unwrap());
+    let matcher = std::sync::Arc::new(
+        ThreatMatcher::load(&config(dir.path(), &bundle(vec![]), "198.51.100.99\n"), NOW).unwrap(),
+    );
     // Both addresses in one event: one enrich call sees one set, whole.
-    let event = std::sync::Arc::new(vpc_events(&[flow("198.51.100.99", "198.18.0.1", 0)]).remove(0));
+    let event =
+        std::sync::Arc::new(vpc_events(&[flow("198.51.100.99", "198.18.0.1", 0)]).remove(0));
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let workers: Vec<_> = (0..2)
         .map(|_| {
@@ -691,7 +694,9 @@ fn workers_share_the_matcher_while_a_feed_is_swapped() {
                 let mut seen = 0u64;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     // Each set in effect holds exactly one of the two addresses: never both, never none.
-                    let MatchOutcome::Enriched { enrichments, .. } = matcher.enrich(&event, NOW, &mut out).unwrap() else {
+                    let MatchOutcome::Enriched { enrichments, .. } =
+                        matcher.enrich(&event, NOW, &mut out).unwrap()
+                    else {
                         panic!("no set in effect")
                     };
                     assert_eq!(enrichments, 1);
@@ -702,12 +707,92 @@ fn workers_share_the_matcher_while_a_feed_is_swapped() {
         })
         .collect();
     for round in 0..20u32 {
-        let list = if round % 2 == 0 { "198.18.0.1\n" } else { "198.51.100.99\n" };
-        std::fs::write(dir.path().join("tor-exits.txt"), format!("# round {round}\n{list}")).unwrap();
-        assert!(matches!(matcher.reload_if_changed(NOW)[1], ReloadOutcome::Reloaded { .. }));
+        let list = if round % 2 == 0 {
+            "198.18.0.1\n"
+        } else {
+            "198.51.100.99\n"
+        };
+        std::fs::write(
+            dir.path().join("tor-exits.txt"),
+            format!("# round {round}\n{list}"),
+        )
+        .unwrap();
+        assert!(matches!(
+            matcher.reload_if_changed(NOW)[1],
+            ReloadOutcome::Reloaded { .. }
+        ));
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for worker in workers {
         assert!(worker.join().expect("no worker panicked") > 0);
     }
+}
+
+#[test]
+fn damaged_events_give_errors_or_valid_json_never_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let matcher =
+        ThreatMatcher::load(&config(dir.path(), &planted_bundle(), TOR_LIST), NOW).unwrap();
+    let mut base = vpc_events(&[flow("10.0.1.5", "198.51.100.7", 1)]).remove(0);
+    // A threat object with an array and escapes, so the splicing paths are damaged too.
+    base.pop();
+    base.extend_from_slice(br#","threat":{"enrichments":[{"x":"a\"]}"}]},"dns":{"question":{"name":"b.evil.example"}}}"#);
+    let mut out = Vec::new();
+    let mut checked = 0;
+    let replacements = [
+        b'"', b'\\', b'{', b'}', b'[', b']', b',', b':', b' ', b'x', 0xff,
+    ];
+    for at in 0..base.len() {
+        let truncated = &base[..at];
+        let mut variants = vec![truncated.to_vec()];
+        for r in replacements {
+            let mut changed = base.clone();
+            changed[at] = r;
+            variants.push(changed);
+        }
+        for event in variants {
+            if let Ok(MatchOutcome::Enriched { .. }) = matcher.enrich(&event, NOW, &mut out) {
+                // Whatever the scanner accepted and rewrote must still parse where the input did.
+                if serde_json::from_slice::<Value>(&event).is_ok() {
+                    serde_json::from_slice::<Value>(&out).unwrap_or_else(|e| {
+                        panic!(
+                            "{e}: {}\nfrom {}",
+                            String::from_utf8_lossy(&out),
+                            String::from_utf8_lossy(&event)
+                        )
+                    });
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        checked > base.len(),
+        "most single-byte changes still match: {checked}"
+    );
+}
+
+#[test]
+fn a_deleted_feed_is_reported_once_per_interval_and_keeps_its_indicators() {
+    let dir = tempfile::tempdir().unwrap();
+    let matcher = ThreatMatcher::load(&config(dir.path(), &bundle(vec![]), TOR_LIST), NOW).unwrap();
+    std::fs::remove_file(dir.path().join("tor-exits.txt")).unwrap();
+    let ReloadOutcome::Failed { error } = &matcher.reload_if_changed(NOW + 1)[1] else {
+        panic!("a missing feed must be reported")
+    };
+    assert!(error.contains("tor-exits.txt"), "{error}");
+    assert_eq!(
+        matcher.reload_if_changed(NOW + 2)[1],
+        ReloadOutcome::Unchanged
+    );
+    assert!(matches!(
+        matcher.reload_if_changed(NOW + 301)[1],
+        ReloadOutcome::Failed { .. }
+    ));
+    let event = &vpc_events(&[flow("10.0.0.1", "198.51.100.99", 0)])[0];
+    assert_ne!(
+        matcher.enrich(event, NOW, &mut Vec::new()).unwrap(),
+        MatchOutcome::NoMatch
+    );
+    assert_eq!(matcher.metrics().feeds[1].reload_failures, 2);
 }
