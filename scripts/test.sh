@@ -4,6 +4,7 @@
 #   azurite-blob        Azure Blob Storage emulator (npm: azurite@3.35.0, the last for Node 20)
 #   logger, rsyslogd    syslog clients (util-linux; apt: rsyslog rsyslog-gnutls rsyslog-relp)
 #   openssl             test certificates for TLS
+#   mmdb-writer         small GeoIP databases for the GeoIP tests (pip)
 # Tests start and stop these servers themselves, on free loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,11 @@ export PATH="$tools/node_modules/.bin:$PATH"
 if ! command -v moto_server >/dev/null 2>&1; then
   echo "== installing moto (pip)"
   pip install --quiet --disable-pip-version-check 'moto[server]>=5.1,<6'
+fi
+# Builds the small MaxMind-format databases of the GeoIP tests.
+if ! python3 -c 'import mmdb_writer' >/dev/null 2>&1; then
+  echo "== installing mmdb-writer (pip)"
+  pip install --quiet --disable-pip-version-check mmdb-writer
 fi
 
 missing_apt=()

@@ -15,10 +15,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use intake_engine::{Format, Timestamp};
-use intake_pipeline::event::Closed;
+use std::collections::BTreeMap;
+
+use intake_intel::{FeedFormat, FeedSpec, RuleSpec, Severity, ThreatMatchConfig};
+use intake_pipeline::component::{Transform, TransformConfig};
+use intake_pipeline::event::{Closed, EncodedBatch};
 use intake_pipeline::normalize::{Formatter, Framing, Normalizer};
 use intake_pipeline::pool::{Done, Pending, Pool};
 use intake_pipeline::sources::{StreamError, StreamOptions, read_batches};
+use intake_pipeline::transforms::geoip::GeoIpTransformConfig;
+use intake_pipeline::transforms::threat_match::ThreatMatch;
 use tokio_util::sync::CancellationToken;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
@@ -69,12 +75,84 @@ pub struct ParseArgs {
     /// (both give the same events; this is for diagnosis and comparison).
     #[arg(long)]
     pub interpret: bool,
+    /// Match events against a threat-intelligence feed (repeatable): a STIX 2.1 bundle
+    /// (`.json`) or a list of IPs, CIDRs, domains, URLs or hashes, one per line.
+    /// Matched events gain `threat.enrichments`.
+    #[arg(long, value_name = "FEED")]
+    pub cti: Vec<PathBuf>,
+    /// Write the alerts raised by `--cti` matches to this file (NDJSON), one per
+    /// observable per hour.
+    #[arg(long, value_name = "FILE")]
+    pub alerts: Option<PathBuf>,
+    /// Add geo and AS fields to public source and destination addresses from a
+    /// MaxMind-format database (repeatable: a City and an ASN database).
+    #[arg(long, value_name = "DB")]
+    pub geoip: Vec<PathBuf>,
+}
+
+/// The transforms asked for on the command line, in order: geoip, then cti.
+fn transforms(args: &ParseArgs) -> anyhow::Result<Vec<Box<dyn Transform>>> {
+    let mut out: Vec<Box<dyn Transform>> = Vec::new();
+    if !args.geoip.is_empty() {
+        let mut config = intake_intel::GeoIpConfig::default();
+        for db in &args.geoip {
+            let kind = maxminddb::Reader::open_readfile(db)
+                .map_err(|e| anyhow::anyhow!("--geoip {}: {e}", db.display()))?
+                .metadata
+                .database_type
+                .to_ascii_lowercase();
+            let slot = if kind.contains("asn") || kind.contains("-as") {
+                &mut config.asn
+            } else {
+                &mut config.city
+            };
+            if slot.is_some() {
+                anyhow::bail!("--geoip {}: a second {kind} database", db.display());
+            }
+            *slot = Some(db.clone());
+        }
+        out.push(GeoIpTransformConfig(config).build("geoip")?);
+    }
+    if !args.cti.is_empty() {
+        let feeds = args
+            .cti
+            .iter()
+            .map(|path| FeedSpec {
+                path: path.clone(),
+                format: if path.extension().is_some_and(|e| e == "json") {
+                    FeedFormat::Stix2
+                } else {
+                    FeedFormat::List
+                },
+                tags: vec![],
+                name: None,
+            })
+            .collect();
+        let config = ThreatMatchConfig {
+            feeds,
+            rules: vec![RuleSpec {
+                name: "Intelligence feed".into(),
+                tags: vec!["*".into()],
+                severity: Severity::High,
+                fields: Default::default(),
+            }],
+            reload_interval_secs: u64::MAX,
+            aggregation_window_secs: 3600,
+        };
+        out.push(Box::new(ThreatMatch::load("cti", &config)?));
+    } else if args.alerts.is_some() {
+        anyhow::bail!("--alerts needs --cti");
+    }
+    Ok(out)
 }
 
 /// Where results go, and the running totals.
 struct Sink {
     events: Box<dyn Write + Send>,
     dead: Option<BufWriter<File>>,
+    alerts: Option<BufWriter<File>>,
+    alert_count: u64,
+    transforms: Vec<Box<dyn Transform>>,
     read: u64,
     written: u64,
     dead_count: u64,
@@ -84,11 +162,17 @@ struct Sink {
 }
 
 impl Sink {
-    fn accept(&mut self, done: &Done) -> io::Result<()> {
+    fn accept(&mut self, mut done: Done) -> io::Result<()> {
+        let mut events = Arc::new(std::mem::take(&mut done.normalized.events));
+        let mut named = BTreeMap::new();
+        for t in &mut self.transforms {
+            events = t.transform(events, &mut named);
+        }
+        self.write_alerts(named)?;
+        self.events.write_all(&events.ndjson)?;
         let n = &done.normalized;
-        self.events.write_all(&n.events.ndjson)?;
         self.read += n.read;
-        self.written += n.events.count as u64;
+        self.written += events.count as u64;
         self.fell_back += n.fell_back;
         self.dead_count += n.dead.len() as u64;
         let mut dead_json = Vec::new();
@@ -106,6 +190,25 @@ impl Sink {
             f.write_all(&dead_json)?;
         }
         Ok(())
+    }
+
+    fn write_alerts(&mut self, named: BTreeMap<&'static str, EncodedBatch>) -> io::Result<()> {
+        for (_, batch) in named {
+            self.alert_count += batch.count as u64;
+            if let Some(f) = self.alerts.as_mut() {
+                f.write_all(&batch.ndjson)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The transforms' last outputs (alerts of windows still open).
+    fn finish(&mut self) -> io::Result<()> {
+        let mut named = BTreeMap::new();
+        for t in &mut self.transforms {
+            t.finish(&mut named);
+        }
+        self.write_alerts(named)
     }
 }
 
@@ -203,9 +306,18 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
         )),
         None => None,
     };
+    let alerts = match &args.alerts {
+        Some(p) => Some(BufWriter::new(
+            File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
+        None => None,
+    };
     let mut sink = Sink {
         events,
         dead,
+        alerts,
+        alert_count: 0,
+        transforms: transforms(&args)?,
         read: 0,
         written: 0,
         dead_count: 0,
@@ -236,7 +348,7 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
                 let Some(done) = pending.wait() else {
                     return Err(io::Error::other("a normalize worker stopped"));
                 };
-                sink.accept(&done)?;
+                sink.accept(done)?;
                 if let Some(p) = progress_ref {
                     p.set_position(raw.load(Ordering::Relaxed));
                     p.set_message(format!("{} events", sink.written));
@@ -281,6 +393,10 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
         }
     })?;
 
+    sink.finish().context("cannot write the alerts")?;
+    if let Some(a) = sink.alerts.as_mut() {
+        a.flush().context("cannot write the alerts")?;
+    }
     match sink.events.flush() {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
             return Err(anyhow::Error::new(e).context("cannot write events"));
@@ -326,6 +442,9 @@ fn summary(sink: &Sink, elapsed: Duration, dead_file: bool) {
         "intake: {} events read, {} written, {} dead-lettered in {:.2}s ({:.0} events/s)",
         sink.read, sink.written, sink.dead_count, secs, rate
     );
+    if !sink.transforms.is_empty() && sink.alert_count > 0 {
+        eprintln!("intake:   {} alerts raised", sink.alert_count);
+    }
     if sink.fell_back > 0 {
         eprintln!(
             "intake:   {} events ran on the interpreter (the flat executor does not model them)",

@@ -453,3 +453,54 @@ fn the_bundled_samples_parse_without_rejections() {
         assert!(!lines(&out.stdout).is_empty());
     }
 }
+
+#[test]
+fn cti_enriches_exactly_the_matching_events_and_aggregates_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("tor-exits.txt");
+    std::fs::write(&feed, "# exits\n198.51.100.7\n203.0.113.0/24\n").unwrap();
+    let alerts = dir.path().join("alerts.ndjson");
+    let line = |src: &str, dst: &str| {
+        format!("2 123456789010 eni-1 {src} {dst} 1 2 6 1 40 1431280876 1431280934 ACCEPT OK\n")
+    };
+    let mut input = String::new();
+    for _ in 0..5 {
+        input.push_str(&line("10.0.0.1", "198.51.100.7"));
+    }
+    input.push_str(&line("203.0.113.9", "10.0.0.2"));
+    input.push_str(&line("10.0.0.3", "192.0.2.1"));
+    let mut cmd = intake();
+    cmd.args(["parse", "--format", "aws-vpc-flow-logs", "--cti"])
+        .arg(&feed)
+        .arg("--alerts")
+        .arg(&alerts);
+    let out = run_with_stdin(cmd, input.as_bytes());
+    assert_success(&out);
+    let events = lines(&out.stdout);
+    assert_eq!(events.len(), 7);
+    let matched: Vec<bool> = events
+        .iter()
+        .map(|e| e.pointer(&["threat", "enrichments"]).is_some())
+        .collect();
+    assert_eq!(matched, [true, true, true, true, true, true, false]);
+    // An alert is written when its window opens, and written again with its final
+    // count (same id) when the window closes with more than one match.
+    let alerts = lines(&std::fs::read(&alerts).unwrap());
+    let mut ids: Vec<&str> = alerts
+        .iter()
+        .filter_map(|a| a.pointer(&["alert", "id"])?.as_str())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 2, "one alert per observable: {alerts:?}");
+    let last_count = |ip: &str| {
+        alerts
+            .iter()
+            .rev()
+            .find(|a| a.pointer(&["observable", "value"]).and_then(Value::as_str) == Some(ip))
+            .and_then(|a| a.pointer(&["alert", "count"]))
+            .cloned()
+    };
+    assert_eq!(last_count("198.51.100.7"), Some(Value::Int(5)));
+    assert_eq!(last_count("203.0.113.9"), Some(Value::Int(1)));
+}

@@ -307,3 +307,85 @@ fn unknown_kinds_and_keys_are_refused_with_their_path() {
         assert!(stderr.contains(wanted), "{wanted:?} not in {stderr}");
     }
 }
+
+#[test]
+fn threat_match_in_a_pipeline_enriches_events_and_sends_alerts_to_its_alerts_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("tor.txt");
+    std::fs::write(&feed, "198.51.100.7\n").unwrap();
+    let input = dir.path().join("flows.log");
+    let line = |dst: &str| {
+        format!("2 123456789010 eni-1 10.0.0.1 {dst} 1 2 6 1 40 1431280876 1431280934 ACCEPT OK\n")
+    };
+    let text: String = (0..50)
+        .map(|i| {
+            line(if i % 10 == 0 {
+                "198.51.100.7"
+            } else {
+                "192.0.2.1"
+            })
+        })
+        .collect();
+    std::fs::write(&input, text).unwrap();
+    let (events, alerts) = (
+        dir.path().join("events.ndjson"),
+        dir.path().join("alerts.ndjson"),
+    );
+    let config = dir.path().join("intake.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[sources.flows]
+type = "file"
+paths = ["{input}"]
+format = "aws-vpc-flow-logs"
+
+[transforms.cti]
+type = "threat_match"
+inputs = ["flows"]
+feeds = [{{ path = "{feed}", format = "list", tags = ["tor"] }}]
+[[transforms.cti.rules]]
+name = "TOR usage"
+tags = ["tor"]
+severity = "medium"
+
+[sinks.events]
+type = "file"
+inputs = ["cti"]
+path = "{events}"
+
+[sinks.alerts]
+type = "file"
+inputs = ["cti.alerts"]
+path = "{alerts}"
+"#,
+            input = input.display(),
+            feed = feed.display(),
+            events = events.display(),
+            alerts = alerts.display()
+        ),
+    )
+    .unwrap();
+    let result = run_to_end(&config);
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let events = lines(&events);
+    assert_eq!(events.len(), 50);
+    let enriched = events
+        .iter()
+        .filter(|e| e.pointer(&["threat", "enrichments"]).is_some())
+        .count();
+    assert_eq!(enriched, 5);
+    let alerts = lines(&alerts);
+    assert!(!alerts.is_empty());
+    let last = alerts.last().unwrap();
+    assert_eq!(
+        last.pointer(&["rule", "name"]),
+        Some(&Value::from("TOR usage"))
+    );
+    assert_eq!(last.pointer(&["alert", "count"]), Some(&Value::Int(5)));
+}

@@ -324,6 +324,9 @@ pub trait Transform: Send {
     /// Called about once a second, for outputs that depend on time (closing
     /// aggregation windows, reloading data that changed).
     fn tick(&mut self, _named: &mut BTreeMap<&'static str, EncodedBatch>) {}
+
+    /// Called once when the input has ended: emit what is still held.
+    fn finish(&mut self, _named: &mut BTreeMap<&'static str, EncodedBatch>) {}
 }
 
 /// What every sink's configuration says besides its own settings.

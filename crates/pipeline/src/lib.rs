@@ -20,6 +20,7 @@ pub mod shutdown;
 pub mod sinks;
 pub mod sources;
 pub mod topology;
+pub mod transforms;
 
 use std::path::Path;
 use std::time::Duration;

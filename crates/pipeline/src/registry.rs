@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 
 use crate::component::{SinkConfig, SourceConfig, TransformConfig};
 use crate::config::deserialize;
-use crate::{sinks, sources};
+use crate::{sinks, sources, transforms};
 
 /// A component kind: its name and how its configuration is read.
 pub struct Kind<T: ?Sized> {
@@ -19,7 +19,10 @@ pub const SOURCES: &[Kind<dyn SourceConfig>] = &[
     source::<sources::stdin::StdinSourceConfig>("stdin"),
 ];
 
-pub const TRANSFORMS: &[Kind<dyn TransformConfig>] = &[];
+pub const TRANSFORMS: &[Kind<dyn TransformConfig>] = &[
+    transform::<transforms::threat_match::ThreatMatchTransformConfig>("threat_match"),
+    transform::<transforms::geoip::GeoIpTransformConfig>("geoip"),
+];
 
 pub const SINKS: &[Kind<dyn SinkConfig>] = &[
     sink::<sinks::file::FileSinkConfig>("file"),
@@ -36,7 +39,6 @@ const fn source<C: SourceConfig + DeserializeOwned + 'static>(
     }
 }
 
-#[allow(dead_code)] // until the first transform kind is registered
 const fn transform<C: TransformConfig + DeserializeOwned + 'static>(
     name: &'static str,
 ) -> Kind<dyn TransformConfig> {

@@ -313,7 +313,7 @@ async fn run_transform(
         }
     }
     // Flush what time-based outputs still hold.
-    transform.tick(&mut extra);
+    transform.finish(&mut extra);
     for (output, batch) in extra {
         if let Some(fanout) = named.get(output)
             && !batch.is_empty()
