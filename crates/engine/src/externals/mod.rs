@@ -5,6 +5,7 @@
 //! `input_field` and `output_field` are handled by the executor and are not passed.
 
 mod case_match;
+mod cef;
 mod date;
 mod dsv;
 pub mod grok;
@@ -105,6 +106,7 @@ pub fn compile(
         "grok.match" => Box::new(grok::GrokMatch::compile(&mut props)?),
         "grok.case_match" => Box::new(case_match::CaseMatch::compile(&mut props, scope)?),
         "date.parse" => Box::new(date::DateParse::compile(&mut props, scope)?),
+        "cef.parse-cef" => Box::new(cef::Cef::compile(&mut props)?),
         "dsv.parse-dsv" => Box::new(dsv::Dsv::compile(&mut props, warnings)?),
         _ => return Err(format!("unknown external {name:?}")),
     };

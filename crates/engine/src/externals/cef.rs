@@ -1,0 +1,263 @@
+//! `cef.parse-cef` (SPEC §2.7): an ArcSight Common Event Format record.
+//!
+//! Written by hand: the CEF crates on crates.io are small and unmaintained, and none
+//! keeps the catalog's quirks (no unescaping of `\=` or `\\` in values, custom
+//! labels as keys, tolerated leading text).
+//!
+//! * The record starts at the first `CEF:`; anything before it (a syslog header)
+//!   is ignored. The seven `|`-separated header fields become `CEFVersion`,
+//!   `DeviceVendor`, `DeviceProduct`, `DeviceVersion`, `DeviceEventClassID`, `Name`
+//!   and `Severity`, trimmed; `\|` and `\\` are unescaped there.
+//! * The extension is `key=value` pairs. A key is a run of letters, digits and
+//!   `_ . - [ ]` that starts the extension or follows whitespace, and is directly
+//!   followed by `=`. A value runs to the next key, so it may hold spaces and
+//!   newlines; it is trimmed, and one pair of matching surrounding quotes is removed.
+//!   Backslash escapes are kept as they are (the catalog expects `uuid\=…` and
+//!   `DOMAIN\\user` unchanged). Empty values are left out; a repeated key keeps
+//!   its last value.
+//! * A custom label (`cs1Label=Rule`, `flexString2Label=…`) also gives its field's
+//!   value under the label's text (`Rule`), unless that key already exists.
+
+use super::{Failure, Parser, Props, input_text};
+use crate::template::Env;
+use crate::value::{Map, Value};
+
+const HEADER: [&str; 7] = [
+    "CEFVersion",
+    "DeviceVendor",
+    "DeviceProduct",
+    "DeviceVersion",
+    "DeviceEventClassID",
+    "Name",
+    "Severity",
+];
+
+#[derive(Debug)]
+pub(crate) struct Cef;
+
+impl Cef {
+    pub(crate) fn compile(_props: &mut Props) -> Result<Cef, String> {
+        Ok(Cef)
+    }
+}
+
+impl Parser for Cef {
+    fn parse(&self, input: &Value, _env: &Env) -> Result<Value, Failure> {
+        let text = input_text(input)?;
+        parse_cef(&text).map(Value::Map).map_err(Failure::Invalid)
+    }
+}
+
+/// The CEF record in `text` as a flat map of strings.
+pub(crate) fn parse_cef(text: &str) -> Result<Map, String> {
+    let start = text
+        .find("CEF:")
+        .ok_or_else(|| "no `CEF:` header found".to_string())?;
+    let record = &text[start + "CEF:".len()..];
+    let (fields, extension) = split_header(record, HEADER.len());
+    if fields.len() < HEADER.len() {
+        return Err(format!(
+            "CEF header has {} of its {} `|`-separated fields",
+            fields.len(),
+            HEADER.len()
+        ));
+    }
+    let mut out = Map::with_capacity(HEADER.len() + 32);
+    for (name, field) in HEADER.iter().zip(&fields) {
+        out.insert(*name, Value::from(field.trim()));
+    }
+    extension_pairs(extension, &mut out);
+    apply_labels(&mut out);
+    Ok(out)
+}
+
+/// Up to `n` header fields separated by unescaped `|` (with `\|` and `\\`
+/// unescaped), and the text after the `n`th separator. A header that ends
+/// without its last `|` still counts its last field.
+pub(crate) fn split_header(record: &str, n: usize) -> (Vec<String>, &str) {
+    let mut fields = Vec::with_capacity(n);
+    let mut field = String::new();
+    let mut chars = record.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => match chars.clone().next() {
+                Some((_, e @ ('|' | '\\'))) => {
+                    field.push(e);
+                    chars.next();
+                }
+                _ => field.push('\\'),
+            },
+            '|' => {
+                fields.push(std::mem::take(&mut field));
+                if fields.len() == n {
+                    return (fields, &record[i + 1..]);
+                }
+            }
+            c => field.push(c),
+        }
+    }
+    fields.push(field);
+    (fields, "")
+}
+
+fn is_key_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'[' | b']')
+}
+
+/// The keys of an extension: `(key start, key end)`, `=` being at key end.
+fn key_positions(ext: &str) -> Vec<(usize, usize)> {
+    let bytes = ext.as_bytes();
+    let mut keys = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let at_token = i == 0 || bytes[i - 1].is_ascii_whitespace();
+        if at_token && is_key_byte(bytes[i]) {
+            let mut end = i;
+            while end < bytes.len() && is_key_byte(bytes[end]) {
+                end += 1;
+            }
+            if bytes.get(end) == Some(&b'=') {
+                keys.push((i, end));
+                i = end + 1;
+                continue;
+            }
+            i = end;
+            continue;
+        }
+        i += 1;
+    }
+    keys
+}
+
+fn extension_pairs(ext: &str, out: &mut Map) {
+    let keys = key_positions(ext);
+    for (n, &(ks, ke)) in keys.iter().enumerate() {
+        let value_end = keys.get(n + 1).map_or(ext.len(), |&(next, _)| next);
+        let value = unquote(ext[ke + 1..value_end].trim());
+        if value.is_empty() {
+            continue;
+        }
+        out.insert(&ext[ks..ke], Value::from(value));
+    }
+}
+
+/// One pair of matching quotes around the whole value removed, then trimmed.
+pub(crate) fn unquote(value: &str) -> &str {
+    let b = value.as_bytes();
+    if b.len() >= 2 && matches!(b[0], b'"' | b'\'') && b[b.len() - 1] == b[0] {
+        value[1..value.len() - 1].trim()
+    } else {
+        value
+    }
+}
+
+fn apply_labels(out: &mut Map) {
+    let mut labelled = Vec::new();
+    for (key, label) in out.iter() {
+        let Some(base) = key.strip_suffix("Label") else {
+            continue;
+        };
+        let (Some(label), Some(value)) = (label.as_str(), out.get(base)) else {
+            continue;
+        };
+        if !label.is_empty() && !out.contains_key(label) {
+            labelled.push((label.to_string(), value.clone()));
+        }
+    }
+    for (label, value) in labelled {
+        out.insert(label, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::super::Failure;
+    use crate::value::Value;
+
+    fn cef(input: &str) -> Value {
+        let (p, w) = build("cef.parse-cef", &[]).unwrap();
+        assert!(w.is_empty());
+        run(&*p, input).unwrap()
+    }
+
+    fn get<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
+        v.as_map().unwrap().get(k).and_then(Value::as_str)
+    }
+
+    #[test]
+    fn header_fields_after_leading_text() {
+        let v = cef("<13>Jan 2 host CEF:1| Acme |Gate|4.2|deny-7|Blocked \\| dropped|8|src=192.0.2.9");
+        assert_eq!(get(&v, "CEFVersion"), Some("1"));
+        assert_eq!(get(&v, "DeviceVendor"), Some("Acme"));
+        assert_eq!(get(&v, "DeviceProduct"), Some("Gate"));
+        assert_eq!(get(&v, "DeviceVersion"), Some("4.2"));
+        assert_eq!(get(&v, "DeviceEventClassID"), Some("deny-7"));
+        assert_eq!(get(&v, "Name"), Some("Blocked | dropped"));
+        assert_eq!(get(&v, "Severity"), Some("8"));
+        assert_eq!(get(&v, "src"), Some("192.0.2.9"));
+    }
+
+    #[test]
+    fn values_hold_spaces_and_newlines_and_keep_escapes() {
+        let v = cef(
+            "CEF:0|A|B|1|c|n|3|msg=disk is  full\n  on node 4 path=C:\\\\tmp\\\\x \
+             note=a\\=b and\\nmore dpt=8080",
+        );
+        assert_eq!(get(&v, "msg"), Some("disk is  full\n  on node 4"));
+        assert_eq!(get(&v, "path"), Some("C:\\\\tmp\\\\x"));
+        assert_eq!(get(&v, "note"), Some("a\\=b and\\nmore"));
+        assert_eq!(get(&v, "dpt"), Some("8080"));
+    }
+
+    #[test]
+    fn quotes_empty_values_duplicates_and_dotted_keys() {
+        let v = cef(
+            "CEF:0|A|B|1|c|n|3|to='<ann@example.org>' half='open empty= ad.zone=lan \
+             id=1 id=2",
+        );
+        assert_eq!(get(&v, "to"), Some("<ann@example.org>"));
+        assert_eq!(get(&v, "half"), Some("'open"));
+        assert!(v.as_map().unwrap().get("empty").is_none());
+        assert_eq!(get(&v, "ad.zone"), Some("lan"));
+        assert_eq!(get(&v, "id"), Some("2"));
+    }
+
+    #[test]
+    fn custom_labels_name_their_values() {
+        let v = cef(
+            "CEF:0|A|B|1|c|n|3|cs2=edge-rule cs2Label=Rule Name cn1Label=Hits cn1=12 \
+             cs3Label=Orphan src=10.1.1.1 cs4=x cs4Label=src",
+        );
+        assert_eq!(get(&v, "Rule Name"), Some("edge-rule"));
+        assert_eq!(get(&v, "cs2"), Some("edge-rule"));
+        assert_eq!(get(&v, "Hits"), Some("12"));
+        assert!(v.as_map().unwrap().get("Orphan").is_none());
+        // A label never replaces a real extension key.
+        assert_eq!(get(&v, "src"), Some("10.1.1.1"));
+    }
+
+    #[test]
+    fn header_without_extension() {
+        let v = cef("CEF:0|A|B|1|c|name|5|");
+        assert_eq!(get(&v, "Severity"), Some("5"));
+        let v = cef("CEF:0|A|B|1|c|name|5");
+        assert_eq!(get(&v, "Severity"), Some("5"));
+        assert_eq!(v.as_map().unwrap().len(), 7);
+    }
+
+    #[test]
+    fn malformed_records_are_rejected() {
+        let (p, _) = build("cef.parse-cef", &[]).unwrap();
+        let Err(Failure::Invalid(why)) = run(&*p, "src=1.2.3.4 dst=5.6.7.8") else {
+            panic!("accepted a record without a header");
+        };
+        assert!(why.contains("CEF:"), "{why}");
+        let Err(Failure::Invalid(why)) = run(&*p, "CEF:0|A|B|c") else {
+            panic!("accepted a short header");
+        };
+        assert!(why.contains("4 of its 7"), "{why}");
+        assert!(run(&*p, "").is_err());
+        assert!(run(&*p, "CEF:").is_err());
+    }
+}
