@@ -4,17 +4,19 @@
 //! keeps the catalog's quirks (no unescaping of `\=` or `\\` in values, custom
 //! labels as keys, tolerated leading text).
 //!
-//! * The record starts at the first `CEF:`; anything before it (a syslog header)
-//!   is ignored. The seven `|`-separated header fields become `CEFVersion`,
+//! * The record starts after the first `CEF:`; anything before it (a syslog
+//!   header) is ignored. Without `CEF:` the record starts at the version field. The seven `|`-separated header fields become `CEFVersion`,
 //!   `DeviceVendor`, `DeviceProduct`, `DeviceVersion`, `DeviceEventClassID`, `Name`
 //!   and `Severity`, trimmed; `\|` and `\\` are unescaped there.
 //! * The extension is `key=value` pairs. A key is a run of letters, digits and
 //!   `_ . - [ ]` that starts the extension or follows whitespace, and is directly
-//!   followed by `=`. A value runs to the next key, so it may hold spaces and
-//!   newlines; it is trimmed, and one pair of matching surrounding quotes is removed.
-//!   Backslash escapes are kept as they are (the catalog expects `uuid\=…` and
-//!   `DOMAIN\\user` unchanged). Empty values are left out; a repeated key keeps
-//!   its last value.
+//!   followed by `=`. A value runs to the whitespace before the next key (the last
+//!   one to the end), so it may hold spaces and newlines. One pair of quotes that
+//!   opens and closes it is removed, then it is trimmed. Backslash escapes are kept
+//!   as they are (the catalog expects `uuid\=…` and `DOMAIN\\user` unchanged),
+//!   except a final odd backslash, which escaped the whitespace after the value.
+//!   Empty values are left out; a repeated key keeps its first value (SonicWall
+//!   repeats `catid` and the catalog expects the first).
 //! * A custom label (`cs1Label=Rule`, `flexString2Label=…`) also gives its field's
 //!   value under the label's text (`Rule`), unless that key already exists.
 
@@ -50,10 +52,8 @@ impl Parser for Cef {
 
 /// The CEF record in `text` as a flat map of strings.
 pub(crate) fn parse_cef(text: &str) -> Result<Map, String> {
-    let start = text
-        .find("CEF:")
-        .ok_or_else(|| "no `CEF:` header found".to_string())?;
-    let record = &text[start + "CEF:".len()..];
+    // Some senders drop the `CEF:` marker and start at the version field.
+    let record = text.find("CEF:").map_or(text, |at| &text[at + "CEF:".len()..]);
     let (fields, extension) = split_header(record, HEADER.len());
     if fields.len() < HEADER.len() {
         return Err(format!(
@@ -132,20 +132,37 @@ fn key_positions(ext: &str) -> Vec<(usize, usize)> {
 fn extension_pairs(ext: &str, out: &mut Map) {
     let keys = key_positions(ext);
     for (n, &(ks, ke)) in keys.iter().enumerate() {
-        let value_end = keys.get(n + 1).map_or(ext.len(), |&(next, _)| next);
-        let value = unquote(ext[ke + 1..value_end].trim());
-        if value.is_empty() {
+        // The whitespace before the next key separates; the last value keeps
+        // whatever trails it, so a quote followed by a newline is not a closing one.
+        let raw = match keys.get(n + 1) {
+            Some(&(next, _)) => ext[ke + 1..next].trim_end(),
+            None => &ext[ke + 1..],
+        };
+        let value = drop_escaping_backslash(unquote(raw).trim());
+        let key = &ext[ks..ke];
+        if value.is_empty() || out.contains_key(key) {
             continue;
         }
-        out.insert(&ext[ks..ke], Value::from(value));
+        out.insert(key, Value::from(value));
     }
 }
 
-/// One pair of matching quotes around the whole value removed, then trimmed.
+/// A value ending in an odd run of backslashes ends in an escape of the
+/// whitespace that followed it (`C:\\dir\ next=`): that backslash is dropped.
+fn drop_escaping_backslash(value: &str) -> &str {
+    let run = value.len() - value.trim_end_matches('\\').len();
+    if run % 2 == 1 {
+        value[..value.len() - 1].trim_end()
+    } else {
+        value
+    }
+}
+
+/// One pair of matching quotes around the whole value removed.
 pub(crate) fn unquote(value: &str) -> &str {
     let b = value.as_bytes();
     if b.len() >= 2 && matches!(b[0], b'"' | b'\'') && b[b.len() - 1] == b[0] {
-        value[1..value.len() - 1].trim()
+        &value[1..value.len() - 1]
     } else {
         value
     }
@@ -220,7 +237,21 @@ mod tests {
         assert_eq!(get(&v, "half"), Some("'open"));
         assert!(v.as_map().unwrap().get("empty").is_none());
         assert_eq!(get(&v, "ad.zone"), Some("lan"));
-        assert_eq!(get(&v, "id"), Some("2"));
+        assert_eq!(get(&v, "id"), Some("1"));
+    }
+
+    #[test]
+    fn a_final_quote_before_trailing_newlines_is_not_a_closing_one() {
+        let v = cef("CEF:0|A|B|1|c|n|3|tag='x' subject='=?utf-8?q?hi?='\n\n");
+        assert_eq!(get(&v, "tag"), Some("x"));
+        assert_eq!(get(&v, "subject"), Some("'=?utf-8?q?hi?='"));
+    }
+
+    #[test]
+    fn a_backslash_escaping_the_separator_is_dropped() {
+        let v = cef("CEF:0|A|B|1|c|n|3|dir=D:\\logs\\ share=\\\\srv\\\\ n=1");
+        assert_eq!(get(&v, "dir"), Some("D:\\logs"));
+        assert_eq!(get(&v, "share"), Some("\\\\srv\\\\"));
     }
 
     #[test]
@@ -238,6 +269,13 @@ mod tests {
     }
 
     #[test]
+    fn record_without_the_cef_marker() {
+        let v = cef("0|Acme|Audit|2|Logon|Logon ok|1|suser=kim rt=1700000000000");
+        assert_eq!(get(&v, "CEFVersion"), Some("0"));
+        assert_eq!(get(&v, "suser"), Some("kim"));
+    }
+
+    #[test]
     fn header_without_extension() {
         let v = cef("CEF:0|A|B|1|c|name|5|");
         assert_eq!(get(&v, "Severity"), Some("5"));
@@ -252,7 +290,7 @@ mod tests {
         let Err(Failure::Invalid(why)) = run(&*p, "src=1.2.3.4 dst=5.6.7.8") else {
             panic!("accepted a record without a header");
         };
-        assert!(why.contains("CEF:"), "{why}");
+        assert!(why.contains("1 of its 7"), "{why}");
         let Err(Failure::Invalid(why)) = run(&*p, "CEF:0|A|B|c") else {
             panic!("accepted a short header");
         };
