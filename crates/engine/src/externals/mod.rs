@@ -11,6 +11,7 @@ mod dsv;
 pub mod grok;
 mod json;
 mod kv;
+mod leef;
 mod names;
 
 pub use names::Names;
@@ -107,6 +108,7 @@ pub fn compile(
         "grok.case_match" => Box::new(case_match::CaseMatch::compile(&mut props, scope)?),
         "date.parse" => Box::new(date::DateParse::compile(&mut props, scope)?),
         "cef.parse-cef" => Box::new(cef::Cef::compile(&mut props)?),
+        "leef.parse-leef" => Box::new(leef::Leef::compile(&mut props)?),
         "dsv.parse-dsv" => Box::new(dsv::Dsv::compile(&mut props, warnings)?),
         _ => return Err(format!("unknown external {name:?}")),
     };
