@@ -11,7 +11,8 @@
 //!   as in LEEF 1.0. A sixth field holding `=` is an attribute, not a delimiter.
 //! * Attributes are `key=value` items split on the delimiter. With a tab
 //!   delimiter, syslog's octal escape of a tab (`#011`) also separates. Keys and
-//!   values are trimmed; empty values are kept as `""`; an item without `=` belongs
+//!   values are trimmed; empty values are left out (CyberArk's `ExtraDetails=`
+//!   must read as undefined); an item without `=` belongs
 //!   to the value before it (text before the first key is ignored); a repeated key keeps its first value.
 
 use super::cef::split_header;
@@ -122,10 +123,11 @@ fn attribute_pairs(attributes: &str, delimiter: char, out: &mut Map) {
         }
     }
     for (key, value) in pairs {
-        if out.contains_key(key) {
+        let value = value.trim();
+        if value.is_empty() || out.contains_key(key) {
             continue;
         }
-        out.insert(key, Value::from(value.trim()));
+        out.insert(key, Value::from(value));
     }
 }
 
@@ -155,7 +157,7 @@ mod tests {
         assert_eq!(get(&v, "DeviceEventClassID"), Some("Login"));
         assert_eq!(get(&v, "usr"), Some("ann"));
         assert_eq!(get(&v, "src"), Some("198.51.100.7"));
-        assert_eq!(get(&v, "note"), Some(""));
+        assert!(v.as_map().unwrap().get("note").is_none());
         assert_eq!(get(&v, "msg"), Some("a=b"));
     }
 
