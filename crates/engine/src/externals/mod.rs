@@ -13,6 +13,8 @@ mod json;
 mod kv;
 mod leef;
 mod names;
+mod windows_event;
+mod xml;
 
 pub use names::Names;
 
@@ -109,6 +111,10 @@ pub fn compile(
         "date.parse" => Box::new(date::DateParse::compile(&mut props, scope)?),
         "cef.parse-cef" => Box::new(cef::Cef::compile(&mut props)?),
         "leef.parse-leef" => Box::new(leef::Leef::compile(&mut props)?),
+        "xml.parse-xml" => Box::new(xml::Xml::compile(&mut props)?),
+        "xml.parse-windows-event" => {
+            Box::new(windows_event::WindowsEvent::compile(&mut props)?)
+        }
         "dsv.parse-dsv" => Box::new(dsv::Dsv::compile(&mut props, warnings)?),
         _ => return Err(format!("unknown external {name:?}")),
     };
