@@ -5,7 +5,8 @@
 //! * `System`: each child's text under its tag (`EventID`, `Computer`), and each
 //!   of its attributes as `Tag.Attribute` (`Provider.Name`,
 //!   `TimeCreated.SystemTime`, `Execution.ProcessID`).
-//! * `EventData`: each `<Data Name='X'>v</Data>` as `X: v` (`""` when empty);
+//! * `EventData`: each `<Data Name='X'>v</Data>` as `X: v` (null when empty, as the
+//!   catalog's Sysmon cases expect);
 //!   unnamed `Data` items, in order, as a list under `Data`; any other child
 //!   (`Binary`) under its tag.
 //! * `UserData`, when present, in `xml.parse-xml`'s shape.
@@ -84,7 +85,10 @@ fn event_data(section: Element) -> Value {
     let mut map = Map::with_capacity(section.children.len());
     let mut unnamed = Vec::new();
     for child in section.children {
-        let text = Value::from(child.text.trim());
+        let text = match child.text.trim() {
+            "" => Value::Null,
+            text => Value::from(text),
+        };
         let tag = local_name(&child.name);
         let name = child
             .attributes
@@ -128,7 +132,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             crate::json::to_json_string(&v),
-            r#"{"System":{"Provider.Name":"Acme-Audit","Provider.Guid":"{0000-11}","EventID":"4242","TimeCreated.SystemTime":"2026-03-01T08:00:00.5Z","Execution.ProcessID":"88","Execution.ThreadID":"99","Computer":"ws-12"},"EventData":{"TargetUser":"lee","Note":"","Binary":"00FF","Data":["first","second"]}}"#
+            r#"{"System":{"Provider.Name":"Acme-Audit","Provider.Guid":"{0000-11}","EventID":"4242","TimeCreated.SystemTime":"2026-03-01T08:00:00.5Z","Execution.ProcessID":"88","Execution.ThreadID":"99","Computer":"ws-12"},"EventData":{"TargetUser":"lee","Note":null,"Binary":"00FF","Data":["first","second"]}}"#
         );
     }
 
