@@ -7,6 +7,7 @@
 mod case_match;
 mod cef;
 mod date;
+mod dict;
 mod dsv;
 pub mod grok;
 mod json;
@@ -115,6 +116,7 @@ pub fn compile(
         "xml.parse-windows-event" => {
             Box::new(windows_event::WindowsEvent::compile(&mut props)?)
         }
+        "dict.parse" => Box::new(dict::Dict::compile(&mut props)?),
         "dsv.parse-dsv" => Box::new(dsv::Dsv::compile(&mut props, warnings)?),
         _ => return Err(format!("unknown external {name:?}")),
     };
