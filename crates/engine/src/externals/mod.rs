@@ -12,6 +12,7 @@ mod dsv;
 pub mod grok;
 mod json;
 mod kv;
+mod kv_groups;
 mod leef;
 mod names;
 mod windows_event;
