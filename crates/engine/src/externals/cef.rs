@@ -53,7 +53,9 @@ impl Parser for Cef {
 /// The CEF record in `text` as a flat map of strings.
 pub(crate) fn parse_cef(text: &str) -> Result<Map, String> {
     // Some senders drop the `CEF:` marker and start at the version field.
-    let record = text.find("CEF:").map_or(text, |at| &text[at + "CEF:".len()..]);
+    let record = text
+        .find("CEF:")
+        .map_or(text, |at| &text[at + "CEF:".len()..]);
     let (fields, extension) = split_header(record, HEADER.len());
     if fields.len() < HEADER.len() {
         return Err(format!(
@@ -188,8 +190,8 @@ fn apply_labels(out: &mut Map) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::*;
     use super::super::Failure;
+    use super::super::test_support::*;
     use crate::value::Value;
 
     fn cef(input: &str) -> Value {
@@ -204,7 +206,8 @@ mod tests {
 
     #[test]
     fn header_fields_after_leading_text() {
-        let v = cef("<13>Jan 2 host CEF:1| Acme |Gate|4.2|deny-7|Blocked \\| dropped|8|src=192.0.2.9");
+        let v =
+            cef("<13>Jan 2 host CEF:1| Acme |Gate|4.2|deny-7|Blocked \\| dropped|8|src=192.0.2.9");
         assert_eq!(get(&v, "CEFVersion"), Some("1"));
         assert_eq!(get(&v, "DeviceVendor"), Some("Acme"));
         assert_eq!(get(&v, "DeviceProduct"), Some("Gate"));

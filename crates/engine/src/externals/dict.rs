@@ -203,9 +203,7 @@ impl Literal<'_> {
     fn number(&mut self) -> Result<Value, String> {
         let rest = &self.text[self.at..];
         let len = rest
-            .find(|c: char| {
-                !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | '_'))
-            })
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | '_')))
             .unwrap_or(rest.len());
         // The token is checked whole, so `1-2` (an expression) is refused.
         let token = &rest[..len];

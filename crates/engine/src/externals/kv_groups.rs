@@ -215,7 +215,10 @@ mod tests {
     fn unbalanced_and_hostile_input_never_panics() {
         assert_eq!(groups("a=1 [s b=2"), r#"{"a":"1","s":{"b":"2"}}"#);
         assert_eq!(groups("] a=1 ]]"), r#"{"a":"1"}"#);
-        assert_eq!(groups("a=\"open [s b=2 ]"), r#"{"a":"\"open","s":{"b":"2"}}"#);
+        assert_eq!(
+            groups("a=\"open [s b=2 ]"),
+            r#"{"a":"\"open","s":{"b":"2"}}"#
+        );
         let (p, _) = build("kv.parse-kv", &[("groups", true.into())]).unwrap();
         let Err(Failure::Invalid(why)) = run(&*p, &"[s ".repeat(100)) else {
             panic!("accepted deep sections");

@@ -101,7 +101,10 @@ fn delimiter(field: &str) -> Result<char, String> {
 
 fn attribute_pairs(attributes: &str, delimiter: char, out: &mut Map) {
     let items: Vec<&str> = if delimiter == '\t' && attributes.contains("#011") {
-        attributes.split(['\t']).flat_map(|s| s.split("#011")).collect()
+        attributes
+            .split(['\t'])
+            .flat_map(|s| s.split("#011"))
+            .collect()
     } else {
         attributes.split(delimiter).collect()
     };
@@ -111,15 +114,14 @@ fn attribute_pairs(attributes: &str, delimiter: char, out: &mut Map) {
             Some((key, value)) if !key.trim().is_empty() => {
                 pairs.push((key.trim(), value.to_string()));
             }
-            // Text without a key: the previous value held a delimiter.
-            _ => match pairs.last_mut() {
-                Some((_, value)) => {
+            // Text without a key: the previous value held a delimiter. Text
+            // before the first attribute has no key and is skipped, as in CEF.
+            _ => {
+                if let Some((_, value)) = pairs.last_mut() {
                     value.push(delimiter);
                     value.push_str(item);
                 }
-                // Text before the first attribute has no key, as in CEF.
-                None => {}
-            },
+            }
         }
     }
     for (key, value) in pairs {
@@ -149,7 +151,9 @@ mod tests {
 
     #[test]
     fn leef_1_header_and_tab_attributes() {
-        let v = leef("<14>host LEEF:1.0|Acme|Vault|3.1|Login|usr= ann \tsrc=198.51.100.7\tnote=\tmsg=a=b");
+        let v = leef(
+            "<14>host LEEF:1.0|Acme|Vault|3.1|Login|usr= ann \tsrc=198.51.100.7\tnote=\tmsg=a=b",
+        );
         assert_eq!(get(&v, "LEEFVersion"), Some("1.0"));
         assert_eq!(get(&v, "DeviceVendor"), Some("Acme"));
         assert_eq!(get(&v, "DeviceProduct"), Some("Vault"));

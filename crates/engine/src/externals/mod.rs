@@ -114,9 +114,7 @@ pub fn compile(
         "cef.parse-cef" => Box::new(cef::Cef::compile(&mut props)?),
         "leef.parse-leef" => Box::new(leef::Leef::compile(&mut props)?),
         "xml.parse-xml" => Box::new(xml::Xml::compile(&mut props)?),
-        "xml.parse-windows-event" => {
-            Box::new(windows_event::WindowsEvent::compile(&mut props)?)
-        }
+        "xml.parse-windows-event" => Box::new(windows_event::WindowsEvent::compile(&mut props)?),
         "dict.parse" => Box::new(dict::Dict::compile(&mut props)?),
         "dsv.parse-dsv" => Box::new(dsv::Dsv::compile(&mut props, warnings)?),
         _ => return Err(format!("unknown external {name:?}")),

@@ -56,8 +56,10 @@ fn windows_event(root: Element) -> Result<Value, String> {
                 out.insert("EventData", event_data(section));
             }
             "UserData" => {
-                let mut wrapper = Element::default();
-                wrapper.children = section.children;
+                let wrapper = Element {
+                    children: section.children,
+                    ..Element::default()
+                };
                 out.insert("UserData", super::xml::to_value(wrapper));
             }
             _ => {}

@@ -134,7 +134,11 @@ fn add_text(text: &str, open: &mut [Element], at: u64) -> Result<(), String> {
     match open.last_mut() {
         Some(e) => e.text.push_str(text),
         None if text.trim().is_empty() => {}
-        None => return Err(format!("invalid XML at byte {at}: text outside the root element")),
+        None => {
+            return Err(format!(
+                "invalid XML at byte {at}: text outside the root element"
+            ));
+        }
     }
     Ok(())
 }
@@ -225,10 +229,8 @@ mod tests {
 
     #[test]
     fn attributes_and_text_beside_them() {
-        let v = xml(
-            "<Rec xmlns='urn:x' id=\"7\"><Field Name='user'>kim</Field>\
-             <Field Name='empty'/>tail</Rec>",
-        );
+        let v = xml("<Rec xmlns='urn:x' id=\"7\"><Field Name='user'>kim</Field>\
+             <Field Name='empty'/>tail</Rec>");
         assert_eq!(
             json(&v),
             r##"{"Rec":{"@xmlns":"urn:x","@id":"7","Field":[{"@Name":"user","#text":"kim"},{"@Name":"empty"}],"#text":"tail"}}"##
