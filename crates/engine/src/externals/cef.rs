@@ -1,20 +1,23 @@
 //! `cef.parse-cef` (SPEC §2.7): an ArcSight Common Event Format record.
 //!
-//! Written by hand: the CEF crates on crates.io are small and unmaintained, and none
-//! keeps the catalog's quirks (no unescaping of `\=` or `\\` in values, custom
-//! labels as keys, tolerated leading text).
+//! Written by hand: no CEF crate fits. `rust-cef` only writes CEF, `cef2hashmap`
+//! is a small one-author parser, and the parser inside `rsigma-runtime` (a large
+//! runtime) unescapes `\=` and `\\`, which the catalog keeps. The catalog's
+//! quirks (labels as keys, leading text, first key wins) are a page of code.
 //!
 //! * The record starts after the first `CEF:`; anything before it (a syslog
-//!   header) is ignored. Without `CEF:` the record starts at the version field. The seven `|`-separated header fields become `CEFVersion`,
-//!   `DeviceVendor`, `DeviceProduct`, `DeviceVersion`, `DeviceEventClassID`, `Name`
-//!   and `Severity`, trimmed; `\|` and `\\` are unescaped there.
+//!   header) is ignored; without `CEF:` the record starts at the version field.
+//!   The seven `|`-separated header fields become `CEFVersion`, `DeviceVendor`,
+//!   `DeviceProduct`, `DeviceVersion`, `DeviceEventClassID`, `Name` and
+//!   `Severity`, trimmed; `\|` and `\\` are unescaped there.
 //! * The extension is `key=value` pairs. A key is a run of letters, digits and
 //!   `_ . - [ ]` that starts the extension or follows whitespace, and is directly
 //!   followed by `=`. A value runs to the whitespace before the next key (the last
 //!   one to the end), so it may hold spaces and newlines. One pair of quotes that
 //!   opens and closes it is removed, then it is trimmed. Backslash escapes are kept
-//!   as they are (the catalog expects `uuid\=…` and `DOMAIN\\user` unchanged),
-//!   except a final odd backslash, which escaped the whitespace after the value.
+//!   as they are: the catalog expects `uuid\=…` and `DOMAIN\\user` unchanged, and
+//!   F5's format turns `\r\n` into line breaks itself. Only a final odd backslash
+//!   is dropped: it escaped the whitespace after the value.
 //!   Empty values are left out; a repeated key keeps its first value (SonicWall
 //!   repeats `catid` and the catalog expects the first).
 //! * A custom label (`cs1Label=Rule`, `flexString2Label=…`) also gives its field's
