@@ -18,6 +18,7 @@
 //!   as they are: the catalog expects `uuid\=…` and `DOMAIN\\user` unchanged, and
 //!   F5's format turns `\r\n` into line breaks itself. Only a final odd backslash
 //!   is dropped: it escaped the whitespace after the value.
+//!   A value opening with a quote may hold keys: see [`quoted_value_end`].
 //!   Empty values are left out; a repeated key keeps its first value (SonicWall
 //!   repeats `catid` and the catalog expects the first).
 //! * A custom label (`cs1Label=Rule`, `flexString2Label=…`) also gives its field's
@@ -136,13 +137,16 @@ fn key_positions(ext: &str) -> Vec<(usize, usize)> {
 
 fn extension_pairs(ext: &str, out: &mut Map) {
     let keys = key_positions(ext);
-    for (n, &(ks, ke)) in keys.iter().enumerate() {
+    let mut n = 0;
+    while let Some(&(ks, ke)) = keys.get(n) {
+        let next = quoted_value_end(ext, &keys, n);
         // The whitespace before the next key separates; the last value keeps
         // whatever trails it, so a quote followed by a newline is not a closing one.
-        let raw = match keys.get(n + 1) {
-            Some(&(next, _)) => ext[ke + 1..next].trim_end(),
+        let raw = match keys.get(next) {
+            Some(&(end, _)) => ext[ke + 1..end].trim_end(),
             None => &ext[ke + 1..],
         };
+        n = next;
         let value = drop_escaping_backslash(unquote(raw).trim());
         let key = &ext[ks..ke];
         if value.is_empty() || out.contains_key(key) {
@@ -150,6 +154,27 @@ fn extension_pairs(ext: &str, out: &mut Map) {
         }
         out.insert(key, Value::from(value));
     }
+}
+
+/// The index of the key that ends value `n`: the next key, unless the value opens
+/// with a quote. Then it ends at the last key before the next value opening with
+/// the same quote that follows that quote: `cs1="A -> B" app=7 note=x-"y" cs6="…"`
+/// gives cs1 everything up to `x-"y"`, as SonicWall's catalog case expects.
+fn quoted_value_end(ext: &str, keys: &[(usize, usize)], n: usize) -> usize {
+    let (_, ke) = keys[n];
+    let Some(quote @ (b'"' | b'\'')) = ext.as_bytes().get(ke + 1).copied() else {
+        return n + 1;
+    };
+    let mut end = n + 1;
+    for (i, &(ks, ke)) in keys.iter().enumerate().skip(n + 1) {
+        if ext.as_bytes()[..ks].trim_ascii_end().last() == Some(&quote) {
+            end = i;
+        }
+        if ext.as_bytes().get(ke + 1) == Some(&quote) {
+            break;
+        }
+    }
+    end
 }
 
 /// A value ending in an odd run of backslashes ends in an escape of the
@@ -258,6 +283,22 @@ mod tests {
         let v = cef("CEF:0|A|B|1|c|n|3|dir=D:\\logs\\ share=\\\\srv\\\\ n=1");
         assert_eq!(get(&v, "dir"), Some("D:\\logs"));
         assert_eq!(get(&v, "share"), Some("\\\\srv\\\\"));
+    }
+
+    #[test]
+    fn a_quoted_value_runs_to_its_last_closing_quote_before_the_next_quoted_value() {
+        let v = cef(
+            "CEF:0|A|B|1|c|n|3|rule=\"lan -> wan\" app=80 tag=x-\"y\" pol=\"P 1\" n=2 \
+             who=\"kim\" dpt=443 cs1='a b' c=1",
+        );
+        assert_eq!(get(&v, "rule"), Some("lan -> wan\" app=80 tag=x-\"y"));
+        assert!(v.as_map().unwrap().get("app").is_none());
+        assert_eq!(get(&v, "pol"), Some("P 1"));
+        assert_eq!(get(&v, "n"), Some("2"));
+        assert_eq!(get(&v, "who"), Some("kim"));
+        assert_eq!(get(&v, "dpt"), Some("443"));
+        assert_eq!(get(&v, "cs1"), Some("a b"));
+        assert_eq!(get(&v, "c"), Some("1"));
     }
 
     #[test]
