@@ -5,6 +5,7 @@
 pub mod ack;
 pub mod aws;
 pub mod config;
+pub mod decode;
 pub mod dead_letter;
 pub mod event;
 pub mod metrics;

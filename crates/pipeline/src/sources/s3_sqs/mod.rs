@@ -7,7 +7,7 @@
 //! visibility timeout. While a message is worked on, its visibility timeout is
 //! extended periodically.
 
-pub mod layout;
+
 pub mod notification;
 pub mod object;
 pub mod parquet;
@@ -29,7 +29,7 @@ use crate::metrics;
 use crate::normalize::Normalizer;
 use crate::shutdown::Signal;
 
-use layout::Layout;
+use crate::decode::vpc_layout::Layout;
 use notification::{Notification, ObjectRef};
 use object::{ObjectContext, ObjectError, ObjectStats, SourceReader};
 
@@ -393,6 +393,12 @@ impl Inner {
             output: self.output.clone(),
             normalizer: self.normalizer.clone(),
             fields: self.fields.clone(),
+            flow_logs: match &self.normalizer {
+                crate::normalize::Normalizer::Engine(f) => {
+                    crate::decode::vpc_layout::is_flow_log_format(f.slug())
+                }
+                crate::normalize::Normalizer::Raw => false,
+            },
             ack,
             abort: self.abort.clone(),
         };
@@ -466,7 +472,7 @@ async fn process_message(inner: &Inner, id: &str, body: &str) -> Result<(), Stri
         match inner.process_object(obj, id, root.clone()).await {
             Ok(stats) => {
                 metrics::add(&inner.counters.objects, 1);
-                tracing::info!(source = %inner.name, message_id = %id, object = %obj.url(), events = stats.events, normalized = stats.normalized, dead_lettered = stats.dead, "object read");
+                tracing::info!(source = %inner.name, message_id = %id, object = %obj.url(), events = stats.events, normalized = stats.normalized, dead_lettered = stats.dead, skipped = stats.skipped, "object read");
             }
             Err(ObjectError::Permanent(reason)) => {
                 metrics::add(&inner.counters.object_errors, 1);
