@@ -17,6 +17,8 @@ use anyhow::Context;
 use base64::Engine as _;
 use intake_engine::json::{parse_json, write_json, write_json_str};
 use intake_engine::{Format, Timestamp, Value};
+use intake_pipeline::decode::cloudwatch;
+use intake_pipeline::decode::vpc_layout::{self, Decoded, Layout, LayoutTracker};
 
 use crate::input::{self, Batch, LineKind, LineSplitter};
 
@@ -68,6 +70,10 @@ pub struct ParseArgs {
     /// (both give the same events; this is for diagnosis and comparison).
     #[arg(long)]
     pub interpret: bool,
+    /// Field names of headerless flow-log lines, in order, space- or comma-separated
+    /// (the flow log's format, `${…}` allowed). A header line in the input still wins.
+    #[arg(long)]
+    pub fields: Option<String>,
 }
 
 /// What one batch produced: serialized events and dead-letter records.
@@ -81,6 +87,43 @@ struct Output {
     dead_count: u64,
     /// The first reason seen of each kind, with its count.
     reasons: Vec<(String, u64)>,
+    /// Flow-log header lines and CloudWatch Logs control messages: not events.
+    skipped: u64,
+}
+
+/// What the reader thread sends to the workers: a batch, and for flow-log input
+/// the layout of each of its lines (headers apply in order, so the reader finds them).
+struct Job {
+    batch: Batch,
+    layouts: Option<BatchLayouts>,
+}
+
+/// The layout of each line of a batch.
+struct BatchLayouts {
+    /// `(index of the first line, its layout)`, ascending from 0.
+    runs: Vec<(usize, Layout)>,
+    /// Indexes of header lines, ascending.
+    headers: Vec<usize>,
+}
+
+impl BatchLayouts {
+    /// Finds the header lines of `batch` (they start with a lowercase letter) in order.
+    fn scan(tracker: &mut LayoutTracker, batch: &Batch) -> BatchLayouts {
+        let mut runs = vec![(0, tracker.current().clone())];
+        let mut headers = Vec::new();
+        for (i, line) in batch.lines.iter().enumerate() {
+            let bytes = &batch.data[line.start..line.end];
+            if line.kind == LineKind::Whole
+                && bytes.first().is_some_and(u8::is_ascii_lowercase)
+                && let Ok(text) = std::str::from_utf8(bytes)
+                && tracker.take_header(text.trim_end_matches('\r'))
+            {
+                headers.push(i);
+                runs.push((i + 1, tracker.current().clone()));
+            }
+        }
+        BatchLayouts { runs, headers }
+    }
 }
 
 struct Worker<'a> {
@@ -93,7 +136,7 @@ struct Worker<'a> {
 impl Worker<'_> {
     /// Normalizes `batch` into `events`, an empty buffer (a recycled one keeps its
     /// capacity, which saves growing it again).
-    fn run(&self, batch: &Batch, mut events: Vec<u8>) -> Output {
+    fn run(&self, batch: &Batch, layouts: Option<&BatchLayouts>, mut events: Vec<u8>) -> Output {
         events.clear();
         events.reserve(batch.data.len() * 4);
         let mut out = Output {
@@ -101,7 +144,8 @@ impl Worker<'_> {
             events,
             ..Output::default()
         };
-        for line in &batch.lines {
+        let (mut run, mut header) = (0usize, 0usize);
+        for (index, line) in batch.lines.iter().enumerate() {
             let mut bytes = &batch.data[line.start..line.end];
             if let [rest @ .., b'\r'] = bytes {
                 bytes = rest;
@@ -109,6 +153,20 @@ impl Worker<'_> {
             if bytes.is_empty() && line.kind == LineKind::Whole {
                 continue;
             }
+            let layout = match layouts {
+                Some(l) if l.headers.get(header) == Some(&index) => {
+                    header += 1;
+                    out.skipped += 1;
+                    continue;
+                }
+                Some(l) => {
+                    while l.runs.get(run + 1).is_some_and(|(first, _)| *first <= index) {
+                        run += 1;
+                    }
+                    Some(&l.runs[run].1)
+                }
+                None => None,
+            };
             out.read += 1;
             match line.kind {
                 LineKind::Whole => {}
@@ -138,6 +196,15 @@ impl Worker<'_> {
                 continue;
             };
             let event = match self.kind {
+                InputKind::Lines if let Some(layout) = layout => {
+                    if cloudwatch::is_payload(bytes) {
+                        out.read -= 1;
+                        self.payloads(text, layout, &batch.input, line.number, &mut out);
+                    } else {
+                        self.decoded(layout.decode(text), &batch.input, line.number, bytes, &mut out);
+                    }
+                    continue;
+                }
                 InputKind::Lines => {
                     // Raw lines take the format's direct path to JSON.
                     match self
@@ -187,6 +254,50 @@ impl Worker<'_> {
         }
         out
     }
+
+    /// Normalizes a decoded flow-log line (`raw`: the line as read, for the dead letter).
+    fn decoded(&self, d: Decoded<'_>, input: &str, number: u64, raw: &[u8], out: &mut Output) {
+        match d {
+            Decoded::Message(message) => {
+                match self.format.parse_message_json(&message, self.now, &mut out.events) {
+                    Ok(()) => {
+                        out.events.push(b'\n');
+                        out.written += 1;
+                    }
+                    Err(r) => dead_letter(out, input, number, raw, &r.reason),
+                }
+            }
+            Decoded::Header => {
+                out.read -= 1;
+                out.skipped += 1;
+            }
+            Decoded::Reject(reason) => dead_letter(out, input, number, raw, &reason),
+        }
+    }
+
+    /// CloudWatch Logs subscription payloads on one line: each log event is a line
+    /// of `layout`; control messages are counted as skipped.
+    fn payloads(&self, text: &str, layout: &Layout, input: &str, number: u64, out: &mut Output) {
+        match cloudwatch::parse_payloads(text) {
+            Ok(payloads) => {
+                for payload in payloads {
+                    let cloudwatch::Payload::Data(messages) = payload else {
+                        out.skipped += 1;
+                        continue;
+                    };
+                    for message in &messages {
+                        out.read += 1;
+                        let d = layout.decode(message);
+                        self.decoded(d, input, number, message.as_bytes(), out);
+                    }
+                }
+            }
+            Err(reason) => {
+                out.read += 1;
+                dead_letter(out, input, number, text.as_bytes(), &reason);
+            }
+        }
+    }
 }
 
 /// Appends a dead-letter record: where the event came from, the raw event (base64
@@ -226,6 +337,7 @@ struct Sink {
     written: u64,
     dead_count: u64,
     reasons: Vec<(String, u64)>,
+    skipped: u64,
 }
 
 impl Sink {
@@ -238,6 +350,7 @@ impl Sink {
         self.read += out.read;
         self.written += out.written;
         self.dead_count += out.dead_count;
+        self.skipped += out.skipped;
         for (reason, n) in out.reasons {
             match self.reasons.iter_mut().find(|(r, _)| *r == reason) {
                 Some((_, m)) => *m += n,
@@ -283,6 +396,16 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
         format = format.interpreted_only();
     }
     let now = parse_now(args.now.as_deref())?;
+    let configured = match &args.fields {
+        Some(names) => Some(
+            Layout::parse_names(names).map_err(|e| anyhow::anyhow!("--fields: {e}"))?,
+        ),
+        None => None,
+    };
+    // Flow-log text goes through the layout reader: headers, `--fields`, shapes.
+    let mut layouts = (args.input == InputKind::Lines
+        && (configured.is_some() || vpc_layout::is_flow_log_format(format.slug())))
+    .then(|| LayoutTracker::new(configured, true));
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -313,6 +436,7 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
         written: 0,
         dead_count: 0,
         reasons: Vec::new(),
+        skipped: 0,
     };
 
     let raw_bytes = Arc::new(AtomicU64::new(0));
@@ -364,7 +488,7 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
 
         // Workers: one channel of batches shared by all. Spent batches go back to
         // the reader, whose buffers they become again.
-        let (batch_tx, batch_rx) = mpsc::sync_channel::<Batch>(threads * 2);
+        let (batch_tx, batch_rx) = mpsc::sync_channel::<Job>(threads * 2);
         let (spent_tx, spent_rx) = mpsc::channel::<Batch>();
         let batch_rx = Arc::new(std::sync::Mutex::new(batch_rx));
         let worker = &worker;
@@ -379,17 +503,20 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
                         Ok(guard) => guard.recv(),
                         Err(_) => return,
                     };
-                    let Ok(batch) = batch else { return };
+                    let Ok(job) = batch else { return };
                     let events = recycled
                         .lock()
                         .ok()
                         .and_then(|r| r.try_recv().ok())
                         .unwrap_or_default();
-                    if tx.send(worker.run(&batch, events)).is_err() {
+                    if tx
+                        .send(worker.run(&job.batch, job.layouts.as_ref(), events))
+                        .is_err()
+                    {
                         return;
                     }
                     // The reader may be done: then it is simply dropped.
-                    let _ = spent.send(batch);
+                    let _ = spent.send(job.batch);
                 }
             });
         }
@@ -406,11 +533,19 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
                 }
             };
             let mut splitter = LineSplitter::new(input, args.max_event_bytes, BATCH_BYTES);
+            // Each file has its own header.
+            if let Some(t) = layouts.as_mut() {
+                t.reset();
+            }
+            let mut job = |batch: Batch| Job {
+                layouts: layouts.as_mut().map(|t| BatchLayouts::scan(t, &batch)),
+                batch,
+            };
             loop {
                 match splitter.next_batch(seq, spent_rx.try_recv().ok()) {
                     Ok(Some(batch)) => {
                         seq += 1;
-                        if batch_tx.send(batch).is_err() {
+                        if batch_tx.send(job(batch)).is_err() {
                             break 'files;
                         }
                     }
@@ -425,7 +560,7 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
                         // The unterminated tail goes to the dead letter, in order.
                         if let Some(partial) = splitter.take_partial(seq) {
                             seq += 1;
-                            if batch_tx.send(partial).is_err() {
+                            if batch_tx.send(job(partial)).is_err() {
                                 break 'files;
                             }
                         }
@@ -488,6 +623,12 @@ fn summary(sink: &Sink, elapsed: Duration, dead_file: bool) {
         "intake: {} events read, {} written, {} dead-lettered in {:.2}s ({:.0} events/s)",
         sink.read, sink.written, sink.dead_count, secs, rate
     );
+    if sink.skipped > 0 {
+        eprintln!(
+            "intake:   {} not events: flow-log header lines, CloudWatch Logs control messages",
+            sink.skipped
+        );
+    }
     if sink.dead_count > 0 {
         for (reason, n) in sink.reasons.iter().take(5) {
             eprintln!("intake:   {n} × {reason}");

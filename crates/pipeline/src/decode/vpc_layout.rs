@@ -229,8 +229,10 @@ impl Layout {
 
     /// Names given on the command line or in a setting: space- or comma-separated.
     pub fn parse_names(text: &str) -> Result<Layout, String> {
+        // `${version} ${srcaddr}` as the flow log's format is written, or plain names.
         let names: Vec<&str> = text
             .split(|c: char| c == ',' || c.is_ascii_whitespace())
+            .map(|t| t.trim_start_matches("${").trim_end_matches('}'))
             .filter(|t| !t.is_empty())
             .collect();
         if names.is_empty() {
@@ -571,7 +573,9 @@ mod tests {
 
     #[test]
     fn configured_fields_for_headerless_input() {
-        let layout = Layout::parse_names("version,srcaddr dstaddr ecs-cluster-name custom-count").unwrap();
+        let layout =
+            Layout::parse_names("${version},${srcaddr} dstaddr ecs-cluster-name custom-count")
+                .unwrap();
         let mut c = LayoutTracker::new(Some(layout), true);
         assert_eq!(
             message(c.decode("7 1.1.1.1 2.2.2.2 prod 0012")),
