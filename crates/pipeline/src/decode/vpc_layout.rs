@@ -250,6 +250,8 @@ impl Layout {
     pub fn decode<'a>(&self, line: &'a str) -> Decoded<'a> {
         let line = strip_export_timestamp(line);
         match self {
+            // A JSON record (Firehose, a Parquet row exported as JSON) names its fields.
+            Layout::Assumed if line.starts_with('{') => Decoded::Message(Cow::Borrowed(line)),
             Layout::Assumed => match positional_problem(line, None) {
                 None => Decoded::Message(Cow::Borrowed(line)),
                 Some(reason) => Decoded::Reject(reason),
@@ -520,6 +522,8 @@ mod tests {
         assert_eq!(message(c.decode(l)), l);
         let nodata = "2 310987654321 eni-07aa11bb22cc33dd4 - - - - - - - 1765000000 1765000060 - NODATA";
         assert_eq!(message(c.decode(nodata)), nodata);
+        let record = r#"{"version":3,"srcaddr":"10.8.0.5"}"#;
+        assert_eq!(message(c.decode(record)), record);
     }
 
     #[test]
