@@ -160,7 +160,11 @@ impl Worker<'_> {
                     continue;
                 }
                 Some(l) => {
-                    while l.runs.get(run + 1).is_some_and(|(first, _)| *first <= index) {
+                    while l
+                        .runs
+                        .get(run + 1)
+                        .is_some_and(|(first, _)| *first <= index)
+                    {
                         run += 1;
                     }
                     Some(&l.runs[run].1)
@@ -201,7 +205,13 @@ impl Worker<'_> {
                         out.read -= 1;
                         self.payloads(text, layout, &batch.input, line.number, &mut out);
                     } else {
-                        self.decoded(layout.decode(text), &batch.input, line.number, bytes, &mut out);
+                        self.decoded(
+                            layout.decode(text),
+                            &batch.input,
+                            line.number,
+                            bytes,
+                            &mut out,
+                        );
                     }
                     continue;
                 }
@@ -259,7 +269,10 @@ impl Worker<'_> {
     fn decoded(&self, d: Decoded<'_>, input: &str, number: u64, raw: &[u8], out: &mut Output) {
         match d {
             Decoded::Message(message) => {
-                match self.format.parse_message_json(&message, self.now, &mut out.events) {
+                match self
+                    .format
+                    .parse_message_json(&message, self.now, &mut out.events)
+                {
                     Ok(()) => {
                         out.events.push(b'\n');
                         out.written += 1;
@@ -397,9 +410,9 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
     }
     let now = parse_now(args.now.as_deref())?;
     let configured = match &args.fields {
-        Some(names) => Some(
-            Layout::parse_names(names).map_err(|e| anyhow::anyhow!("--fields: {e}"))?,
-        ),
+        Some(names) => {
+            Some(Layout::parse_names(names).map_err(|e| anyhow::anyhow!("--fields: {e}"))?)
+        }
         None => None,
     };
     // Flow-log text goes through the layout reader: headers, `--fields`, shapes.

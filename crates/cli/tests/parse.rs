@@ -492,7 +492,11 @@ fn each_header_sets_the_layout_of_the_lines_after_it() {
         text.push_str(&tgw_line(1000 + b));
         text.push('\n');
     }
-    text.push_str(&format!("{V10_HEADER}\n{}\n{}\n", v10_line(2000), v10_line(2001)));
+    text.push_str(&format!(
+        "{V10_HEADER}\n{}\n{}\n",
+        v10_line(2000),
+        v10_line(2001)
+    ));
     text.push_str(&format!("{V2_NAMES}\n{}\n", v2_line(3000)));
     let path = dir.path().join("flows.log.gz");
     std::fs::write(&path, gzip(text.as_bytes())).unwrap();
@@ -500,7 +504,10 @@ fn each_header_sets_the_layout_of_the_lines_after_it() {
 
     for format in ["aws-vpc-flow-logs", "aws-vpcflow-elastic"] {
         let out = parse_file(format, &path, &[], &dead);
-        assert!(std::fs::read(&dead).unwrap().is_empty(), "{format}: nothing rejected");
+        assert!(
+            std::fs::read(&dead).unwrap().is_empty(),
+            "{format}: nothing rejected"
+        );
         let events = lines(&out.stdout);
         assert_eq!(events.len(), 303, "{format}");
         let bytes: Vec<i64> = events
@@ -511,21 +518,39 @@ fn each_header_sets_the_layout_of_the_lines_after_it() {
         want.extend([2000, 2001, 3000]);
         assert_eq!(bytes, want, "{format}: every line, in order");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("303 events read, 303 written, 0 dead-lettered"), "{stderr}");
+        assert!(
+            stderr.contains("303 events read, 303 written, 0 dead-lettered"),
+            "{stderr}"
+        );
         assert!(stderr.contains("3 not events"), "{stderr}");
 
         let (tgw, v10, v2) = (&events[0], &events[300], &events[302]);
-        assert_eq!(tgw.pointer(&["source", "ip"]), Some(&Value::from("10.20.1.7")));
+        assert_eq!(
+            tgw.pointer(&["source", "ip"]),
+            Some(&Value::from("10.20.1.7"))
+        );
         assert_eq!(v10.pointer(&["event", "reason"]), Some(&Value::from("BPA")));
         assert_eq!(
             v10.pointer(&["orchestrator", "cluster", "name"]),
             Some(&Value::from("payments"))
         );
-        assert_eq!(v10.pointer(&["service", "name"]), Some(&Value::from("checkout")));
-        assert_eq!(v2.pointer(&["destination", "port"]), Some(&Value::Int(50422)));
+        assert_eq!(
+            v10.pointer(&["service", "name"]),
+            Some(&Value::from("checkout"))
+        );
+        assert_eq!(
+            v2.pointer(&["destination", "port"]),
+            Some(&Value::Int(50422))
+        );
         if format == "aws-vpc-flow-logs" {
             assert_eq!(
-                tgw.pointer(&["aws", "flowlogs", "transit_gateway", "destination", "vpc_id"]),
+                tgw.pointer(&[
+                    "aws",
+                    "flowlogs",
+                    "transit_gateway",
+                    "destination",
+                    "vpc_id"
+                ]),
                 Some(&Value::from("vpc-0ee55ff66aa77bb88"))
             );
             assert_eq!(
@@ -541,8 +566,14 @@ fn each_header_sets_the_layout_of_the_lines_after_it() {
                 tgw.pointer(&["aws", "vpcflow", "tgw_attachment_id"]),
                 Some(&Value::from("tgw-attach-0f0e0d0c0b0a09080"))
             );
-            assert_eq!(tgw.pointer(&["network", "direction"]), Some(&Value::from("ingress")));
-            assert_eq!(v10.pointer(&["network", "direction"]), Some(&Value::from("egress")));
+            assert_eq!(
+                tgw.pointer(&["network", "direction"]),
+                Some(&Value::from("ingress"))
+            );
+            assert_eq!(
+                v10.pointer(&["network", "direction"]),
+                Some(&Value::from("egress"))
+            );
             assert_eq!(
                 v10.pointer(&["aws", "vpcflow", "resource_id"]),
                 Some(&Value::from("vpce-0b1c2d3e4f5a60718"))
@@ -629,7 +660,12 @@ fn fields_option_reads_headerless_custom_layouts_and_export_timestamps() {
     let path = dir.path().join("custom.log");
     std::fs::write(&path, text).unwrap();
     let dead_path = dir.path().join("dead.ndjson");
-    let out = parse_file("aws-vpc-flow-logs", &path, &["--fields", fields], &dead_path);
+    let out = parse_file(
+        "aws-vpc-flow-logs",
+        &path,
+        &["--fields", fields],
+        &dead_path,
+    );
     let events = lines(&out.stdout);
     assert_eq!(events.len(), 2);
     assert_eq!(int_at(&events[0], &["source", "bytes"]), Some(44));
@@ -649,8 +685,14 @@ fn fields_option_reads_headerless_custom_layouts_and_export_timestamps() {
 
     // A name that cannot be a field name is refused before anything is read.
     let mut cmd = intake();
-    cmd.args(["parse", "--format", "aws-vpc-flow-logs", "--fields", "version Src"])
-        .arg(&path);
+    cmd.args([
+        "parse",
+        "--format",
+        "aws-vpc-flow-logs",
+        "--fields",
+        "version Src",
+    ])
+    .arg(&path);
     let out = cmd.output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--fields: \"Src\""));
@@ -702,8 +744,14 @@ fn cloudwatch_subscription_payloads_become_one_event_per_log_event() {
     assert_eq!(bytes, vec![10, 11, 12]);
     let dead = lines(&std::fs::read(&dead_path).unwrap());
     assert_eq!(dead.len(), 1);
-    assert_eq!(dead[0].pointer(&["raw"]), Some(&Value::from("not a record")));
+    assert_eq!(
+        dead[0].pointer(&["raw"]),
+        Some(&Value::from("not a record"))
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("4 events read, 3 written, 1 dead-lettered"), "{stderr}");
+    assert!(
+        stderr.contains("4 events read, 3 written, 1 dead-lettered"),
+        "{stderr}"
+    );
     assert!(stderr.contains("1 not events"), "{stderr}");
 }

@@ -5,8 +5,8 @@
 pub mod ack;
 pub mod aws;
 pub mod config;
-pub mod decode;
 pub mod dead_letter;
+pub mod decode;
 pub mod event;
 pub mod metrics;
 pub mod normalize;

@@ -676,7 +676,8 @@ async fn every_layout_and_cloudwatch_payloads_through_the_collector() {
     aws.send(s3_event("layouts", "mixed/flows.log")).await;
 
     let expected: BTreeSet<u64> = (100..140).chain([200, 201, 300, 301, 302, 400]).collect();
-    let running = start(&(source_toml(&moto, &aws, "aws-vpc-flow-logs", "") + &file_sinks(dir.path())));
+    let running =
+        start(&(source_toml(&moto, &aws, "aws-vpc-flow-logs", "") + &file_sinks(dir.path())));
     eventually(120, "every object read and the queue empty", || {
         let seen: BTreeSet<u64> = delivered(dir.path(), true).into_iter().collect();
         let rejected = read_events(dir.path(), "rejects").len();
@@ -688,7 +689,11 @@ async fn every_layout_and_cloudwatch_payloads_through_the_collector() {
     running.stop().await;
 
     let events = read_events(dir.path(), "flows-");
-    assert_eq!(events.len(), expected.len(), "each record once, headers never");
+    assert_eq!(
+        events.len(),
+        expected.len(),
+        "each record once, headers never"
+    );
     let tgw = events.iter().find(|e| bytes_of(e) == Some(100)).unwrap();
     assert_eq!(
         tgw.pointer("/aws/flowlogs/transit_gateway/id"),
@@ -699,13 +704,19 @@ async fn every_layout_and_cloudwatch_payloads_through_the_collector() {
         Some(&serde_json::json!(2))
     );
     let v10 = events.iter().find(|e| bytes_of(e) == Some(200)).unwrap();
-    assert_eq!(v10.pointer("/event/reason"), Some(&serde_json::json!("BPA")));
+    assert_eq!(
+        v10.pointer("/event/reason"),
+        Some(&serde_json::json!("BPA"))
+    );
     assert_eq!(
         v10.pointer("/aws/flowlogs/resource/id"),
         Some(&serde_json::json!("vpce-0b1c2d3e4f5a60718"))
     );
     let from_payload = events.iter().find(|e| bytes_of(e) == Some(300)).unwrap();
-    assert_eq!(from_payload.pointer("/source/port"), Some(&serde_json::json!(20641)));
+    assert_eq!(
+        from_payload.pointer("/source/port"),
+        Some(&serde_json::json!(20641))
+    );
 
     let mut reasons: Vec<(String, u64, String)> = read_events(dir.path(), "rejects")
         .iter()
@@ -721,9 +732,24 @@ async fn every_layout_and_cloudwatch_payloads_through_the_collector() {
     assert_eq!(reasons.len(), 3, "{reasons:?}");
     assert_eq!(reasons[0].0, "s3://layouts/firehose/flows.gz");
     assert_eq!(reasons[0].1, 4, "the payload's fourth log event");
-    assert!(reasons[0].2.starts_with("unknown layout: 36 fields;"), "{reasons:?}");
-    assert_eq!((reasons[1].0.as_str(), reasons[1].1), ("s3://layouts/mixed/flows.log", 2));
-    assert!(reasons[1].2.starts_with("unknown layout: 36 fields;"), "{reasons:?}");
-    assert_eq!((reasons[2].0.as_str(), reasons[2].1), ("s3://layouts/mixed/flows.log", 3));
-    assert!(reasons[2].2.contains("not the default order (field 4"), "{reasons:?}");
+    assert!(
+        reasons[0].2.starts_with("unknown layout: 36 fields;"),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        (reasons[1].0.as_str(), reasons[1].1),
+        ("s3://layouts/mixed/flows.log", 2)
+    );
+    assert!(
+        reasons[1].2.starts_with("unknown layout: 36 fields;"),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        (reasons[2].0.as_str(), reasons[2].1),
+        ("s3://layouts/mixed/flows.log", 3)
+    );
+    assert!(
+        reasons[2].2.contains("not the default order (field 4"),
+        "{reasons:?}"
+    );
 }

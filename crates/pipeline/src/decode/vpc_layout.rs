@@ -111,7 +111,9 @@ const LATER_VPC_FIELDS: &[&str] = &[
 
 /// Whether `dashed` is a known flow-log field name.
 pub fn is_known_field(dashed: &str) -> bool {
-    V5_FIELDS.contains(&dashed) || TGW_FIELDS.contains(&dashed) || LATER_VPC_FIELDS.contains(&dashed)
+    V5_FIELDS.contains(&dashed)
+        || TGW_FIELDS.contains(&dashed)
+        || LATER_VPC_FIELDS.contains(&dashed)
 }
 
 /// Fields whose values are integers.
@@ -281,7 +283,8 @@ pub enum Decoded<'a> {
 }
 
 /// What to do about a line in no known layout, for every reason given.
-const GIVE_LAYOUT: &str = "give the header line or the field names (`--fields`, or `fields` in the source's settings)";
+const GIVE_LAYOUT: &str =
+    "give the header line or the field names (`--fields`, or `fields` in the source's settings)";
 
 /// CloudWatch Logs exports put the event's time before each message
 /// (`2026-12-05T01:02:03.000Z 2 123456789012 eni-…`): the record is what follows.
@@ -520,7 +523,8 @@ mod tests {
         // Without a header, both shapes pass too, and NODATA lines with them.
         let mut c = LayoutTracker::new(None, true);
         assert_eq!(message(c.decode(l)), l);
-        let nodata = "2 310987654321 eni-07aa11bb22cc33dd4 - - - - - - - 1765000000 1765000060 - NODATA";
+        let nodata =
+            "2 310987654321 eni-07aa11bb22cc33dd4 - - - - - - - 1765000000 1765000060 - NODATA";
         assert_eq!(message(c.decode(nodata)), nodata);
         let record = r#"{"version":3,"srcaddr":"10.8.0.5"}"#;
         assert_eq!(message(c.decode(record)), record);
@@ -538,7 +542,10 @@ mod tests {
         let r = rejection(c.decode(
             "310987654321 ACCEPT 44 10.8.1.9 ingress eni-07aa11bb22cc33dd4 10.8.0.5 50188 4433 6 1765000000 1765000001 8 OK",
         ));
-        assert!(r.contains("14 fields, but not the default order (field 1"), "{r}");
+        assert!(
+            r.contains("14 fields, but not the default order (field 1"),
+            "{r}"
+        );
         // A NAT gateway line with `-` where the version goes.
         let r = rejection(c.decode(
             "- 310987654321 eni-07aa11bb22cc33dd4 10.8.0.5 10.8.1.9 1 2 6 1 44 1765000000 1765000001 ACCEPT OK",
@@ -548,14 +555,20 @@ mod tests {
         let r = rejection(c.decode(
             "2 310987654321 eni-07aa11bb22cc33dd4 vpc-0abc 10.8.1.9 1 2 6 1 44 1765000000 1765000001 ACCEPT OK",
         ));
-        assert!(r.contains("field 4 is \"vpc-0abc\", not a srcaddr value"), "{r}");
+        assert!(
+            r.contains("field 4 is \"vpc-0abc\", not a srcaddr value"),
+            "{r}"
+        );
     }
 
     #[test]
     fn export_timestamps_are_dropped() {
         let mut c = LayoutTracker::new(None, true);
         let l = "2 310987654321 eni-07aa11bb22cc33dd4 198.51.100.20 10.8.0.5 443 50422 6 12 4410 1765000000 1765000060 REJECT OK";
-        assert_eq!(message(c.decode(&format!("2026-12-04T23:59:58.000Z {l}"))), l);
+        assert_eq!(
+            message(c.decode(&format!("2026-12-04T23:59:58.000Z {l}"))),
+            l
+        );
         assert_eq!(strip_export_timestamp("2026-12-04 x"), "2026-12-04 x");
     }
 
@@ -586,9 +599,16 @@ mod tests {
             r#"{"version":7,"srcaddr":"1.1.1.1","dstaddr":"2.2.2.2","ecs_cluster_name":"prod","custom_count":"0012"}"#
         );
         // Configured v2 names mean text as written, with 14 fields.
-        assert!(matches!(Layout::from_names(V2_FIELDS), Layout::Positional(14)));
+        assert!(matches!(
+            Layout::from_names(V2_FIELDS),
+            Layout::Positional(14)
+        ));
         assert!(Layout::parse_names(" , ").is_err());
-        assert!(Layout::parse_names("version Src").unwrap_err().contains("\"Src\""));
+        assert!(
+            Layout::parse_names("version Src")
+                .unwrap_err()
+                .contains("\"Src\"")
+        );
     }
 
     #[test]

@@ -7,7 +7,6 @@
 //! visibility timeout. While a message is worked on, its visibility timeout is
 //! extended periodically.
 
-
 pub mod notification;
 pub mod object;
 pub mod parquet;

@@ -278,7 +278,10 @@ fn process_text(ctx: &ObjectContext, reader: &mut impl BufRead) -> Result<Object
 
 /// Processes CloudWatch Logs subscription payloads: each log event's message is one
 /// line of the configured layout (numbered in the object's order of events).
-fn process_payloads(ctx: &ObjectContext, reader: &mut impl BufRead) -> Result<ObjectStats, io::Error> {
+fn process_payloads(
+    ctx: &ObjectContext,
+    reader: &mut impl BufRead,
+) -> Result<ObjectStats, io::Error> {
     let mut chunker = Chunker::new(ctx);
     let mut layout = LayoutTracker::new(ctx.fields.clone(), ctx.flow_logs);
     let mut event_no = 0u64;
@@ -513,7 +516,10 @@ mod tests {
             ]
         );
         process(&ctx, SourceReader::new(&b"a b c"[..])).unwrap();
-        assert!(drain(&mut rx).is_empty(), "a headerless line of no known layout");
+        assert!(
+            drain(&mut rx).is_empty(),
+            "a headerless line of no known layout"
+        );
     }
 
     #[test]
