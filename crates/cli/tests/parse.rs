@@ -454,6 +454,15 @@ fn v10_line(bytes: u64) -> String {
     )
 }
 
+/// A custom layout with the version-11 fields (June 2026): interface type, next hop, tags.
+const V11_HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status interface-type next-hop-interface-id next-hop-subnet-id next-hop-az-id next-hop-vpc-id next-hop-interface-type instance-tag interface-tag";
+
+fn v11_line(bytes: u64) -> String {
+    format!(
+        "11 310987654321 eni-0c1d2e3f4a5b60718 10.50.7.12 198.51.100.81 44120 443 6 9 {bytes} 1765002400 1765002460 ACCEPT OK interface eni-0d9c8b7a6f5e40312 subnet-0e1f2a3b4c5d60718 eun1-az3 vpc-0f1e2d3c4b5a69788 regional_nat_gateway checkout -"
+    )
+}
+
 const V2_NAMES: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
 
 fn v2_line(bytes: u64) -> String {
@@ -482,7 +491,7 @@ fn int_at(event: &Value, path: &[&str]) -> Option<i64> {
 }
 
 /// Concatenated objects, each with its header: Transit Gateway, a v10 custom
-/// layout, then the default layout. Each line is read by the header before it,
+/// layout, a v11 custom layout, then the default layout. Each line is read by the header before it,
 /// in both formats, whatever the number of workers; headers are not events.
 #[test]
 fn each_header_sets_the_layout_of_the_lines_after_it() {
@@ -497,6 +506,7 @@ fn each_header_sets_the_layout_of_the_lines_after_it() {
         v10_line(2000),
         v10_line(2001)
     ));
+    text.push_str(&format!("{V11_HEADER}\n{}\n", v11_line(2500)));
     text.push_str(&format!("{V2_NAMES}\n{}\n", v2_line(3000)));
     let path = dir.path().join("flows.log.gz");
     std::fs::write(&path, gzip(text.as_bytes())).unwrap();
@@ -509,22 +519,22 @@ fn each_header_sets_the_layout_of_the_lines_after_it() {
             "{format}: nothing rejected"
         );
         let events = lines(&out.stdout);
-        assert_eq!(events.len(), 303, "{format}");
+        assert_eq!(events.len(), 304, "{format}");
         let bytes: Vec<i64> = events
             .iter()
             .map(|e| int_at(e, &["source", "bytes"]).unwrap())
             .collect();
         let mut want: Vec<i64> = (1000..1300).collect();
-        want.extend([2000, 2001, 3000]);
+        want.extend([2000, 2001, 2500, 3000]);
         assert_eq!(bytes, want, "{format}: every line, in order");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
-            stderr.contains("303 events read, 303 written, 0 dead-lettered"),
+            stderr.contains("304 events read, 304 written, 0 dead-lettered"),
             "{stderr}"
         );
-        assert!(stderr.contains("3 not events"), "{stderr}");
+        assert!(stderr.contains("4 not events"), "{stderr}");
 
-        let (tgw, v10, v2) = (&events[0], &events[300], &events[302]);
+        let (tgw, v10, v11, v2) = (&events[0], &events[300], &events[302], &events[303]);
         assert_eq!(
             tgw.pointer(&["source", "ip"]),
             Some(&Value::from("10.20.1.7"))
@@ -561,6 +571,10 @@ fn each_header_sets_the_layout_of_the_lines_after_it() {
                 int_at(v10, &["aws", "flowlogs", "encryption_status"]),
                 Some(1)
             );
+            assert_eq!(
+                v11.pointer(&["aws", "flowlogs", "next_hop", "interface_type"]),
+                Some(&Value::from("regional_nat_gateway"))
+            );
         } else {
             assert_eq!(
                 tgw.pointer(&["aws", "vpcflow", "tgw_attachment_id"]),
@@ -577,6 +591,10 @@ fn each_header_sets_the_layout_of_the_lines_after_it() {
             assert_eq!(
                 v10.pointer(&["aws", "vpcflow", "resource_id"]),
                 Some(&Value::from("vpce-0b1c2d3e4f5a60718"))
+            );
+            assert_eq!(
+                v11.pointer(&["aws", "vpcflow", "next_hop_vpc_id"]),
+                Some(&Value::from("vpc-0f1e2d3c4b5a69788"))
             );
         }
     }

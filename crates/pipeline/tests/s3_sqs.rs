@@ -609,6 +609,14 @@ fn v10_line(bytes: u64) -> String {
     )
 }
 
+const V11_HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status interface-type next-hop-interface-id next-hop-subnet-id next-hop-az-id next-hop-vpc-id next-hop-interface-type instance-tag interface-tag";
+
+fn v11_line(bytes: u64) -> String {
+    format!(
+        "11 310987654321 eni-0c1d2e3f4a5b60718 10.50.7.12 198.51.100.81 44120 443 6 9 {bytes} 1765002400 1765002460 ACCEPT OK interface eni-0d9c8b7a6f5e40312 subnet-0e1f2a3b4c5d60718 eun1-az3 vpc-0f1e2d3c4b5a69788 regional_nat_gateway checkout -"
+    )
+}
+
 fn subscription_payload(kind: &str, messages: &[String]) -> String {
     let events: Vec<serde_json::Value> = messages
         .iter()
@@ -626,7 +634,7 @@ fn subscription_payload(kind: &str, messages: &[String]) -> String {
     .to_string()
 }
 
-/// Through the collector: a Transit Gateway object and a v10 custom-layout
+/// Through the collector: a Transit Gateway object, a v10 and a v11 custom-layout
 /// object, each with its header; CloudWatch Logs subscription payloads as
 /// Firehose writes them (gzip members back to back, a control message among
 /// them); a headerless object of mixed layouts, whose lines in no known layout
@@ -652,6 +660,14 @@ async fn every_layout_and_cloudwatch_payloads_through_the_collector() {
     aws.put("v10/flows.log", text.into_bytes()).await;
     aws.send(s3_event("layouts", "v10/flows.log")).await;
 
+    let text = format!("{V11_HEADER}\n{}\n", v11_line(250));
+    aws.put(
+        "v11/flows.log.zst",
+        zstd::encode_all(text.as_bytes(), 3).unwrap(),
+    )
+    .await;
+    aws.send(s3_event("layouts", "v11/flows.log.zst")).await;
+
     let mut firehose = gzip(&format!(
         "{}{}",
         subscription_payload("DATA_MESSAGE", &[v2_line(300), v2_line(301)]),
@@ -675,7 +691,9 @@ async fn every_layout_and_cloudwatch_payloads_through_the_collector() {
     aws.put("mixed/flows.log", text.into_bytes()).await;
     aws.send(s3_event("layouts", "mixed/flows.log")).await;
 
-    let expected: BTreeSet<u64> = (100..140).chain([200, 201, 300, 301, 302, 400]).collect();
+    let expected: BTreeSet<u64> = (100..140)
+        .chain([200, 201, 250, 300, 301, 302, 400])
+        .collect();
     let running =
         start(&(source_toml(&moto, &aws, "aws-vpc-flow-logs", "") + &file_sinks(dir.path())));
     eventually(120, "every object read and the queue empty", || {
@@ -711,6 +729,11 @@ async fn every_layout_and_cloudwatch_payloads_through_the_collector() {
     assert_eq!(
         v10.pointer("/aws/flowlogs/resource/id"),
         Some(&serde_json::json!("vpce-0b1c2d3e4f5a60718"))
+    );
+    let v11 = events.iter().find(|e| bytes_of(e) == Some(250)).unwrap();
+    assert_eq!(
+        v11.pointer("/aws/flowlogs/next_hop/interface_id"),
+        Some(&serde_json::json!("eni-0d9c8b7a6f5e40312"))
     );
     let from_payload = events.iter().find(|e| bytes_of(e) == Some(300)).unwrap();
     assert_eq!(

@@ -92,8 +92,17 @@ pub const TGW_FIELDS: [&str; 36] = [
 ];
 
 /// Field names of VPC flow logs after version 5: ECS (v7), reject reason (v8),
-/// resource id (v9), encryption status (v10).
+/// resource id (v9), encryption status (v10), and the version-11 fields of June
+/// 2026 (the recording interface's type, the next hop, EC2 tag values).
 const LATER_VPC_FIELDS: &[&str] = &[
+    "interface-type",
+    "next-hop-interface-id",
+    "next-hop-subnet-id",
+    "next-hop-az-id",
+    "next-hop-vpc-id",
+    "next-hop-interface-type",
+    "instance-tag",
+    "interface-tag",
     "ecs-cluster-arn",
     "ecs-cluster-name",
     "ecs-container-instance-arn",
