@@ -154,6 +154,8 @@ pub struct FileSourceConfig {
     /// Keep reading files as they grow (like `tail -F`), instead of reading them once.
     #[serde(default)]
     pub follow: bool,
+    /// Field names of headerless flow-log files, in order (a header line still wins).
+    pub fields: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -331,6 +333,10 @@ impl Config {
                 for p in &c.paths {
                     glob::Pattern::new(p)
                         .map_err(|e| anyhow::anyhow!("sources.{name}.paths: {p:?}: {e}"))?;
+                }
+                if let Some(f) = &c.fields {
+                    crate::decode::vpc_layout::Layout::parse_names(&f.join(" "))
+                        .map_err(|e| anyhow::anyhow!("sources.{name}.fields: {e}"))?;
                 }
             }
         }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::FileSourceConfig;
+use crate::decode::vpc_layout::{Layout, LayoutTracker, is_flow_log_format};
 use crate::event::Output;
 use crate::normalize::Normalizer;
 use crate::shutdown::Signal;
@@ -33,10 +34,21 @@ pub fn expand(patterns: &[String]) -> Vec<PathBuf> {
 struct Tracked {
     offset: u64,
     lines: u64,
+    /// The file's flow-log layout (its header stays in force while it grows).
+    layout: Option<LayoutTracker>,
 }
 
 pub fn run(config: FileSourceConfig, output: Output, normalizer: Normalizer, stop: Signal) {
     let mut tracked: BTreeMap<PathBuf, Tracked> = BTreeMap::new();
+    let configured = config.fields.as_deref().map(Layout::from_names);
+    let flow_logs = match &normalizer {
+        Normalizer::Engine(f) => is_flow_log_format(f.slug()),
+        Normalizer::Raw => false,
+    };
+    let new_layout = || {
+        (flow_logs || configured.is_some())
+            .then(|| LayoutTracker::new(configured.clone(), flow_logs))
+    };
     loop {
         let paths = expand(&config.paths);
         if paths.is_empty() && !config.follow {
@@ -47,9 +59,10 @@ pub fn run(config: FileSourceConfig, output: Output, normalizer: Normalizer, sto
                 return;
             }
             let origin = path.display().to_string();
-            let t = tracked.entry(path.clone()).or_insert(Tracked {
+            let t = tracked.entry(path.clone()).or_insert_with(|| Tracked {
                 offset: 0,
                 lines: 0,
+                layout: new_layout(),
             });
             let file = match File::open(&path) {
                 Ok(f) => f,
@@ -63,6 +76,7 @@ pub fn run(config: FileSourceConfig, output: Output, normalizer: Normalizer, sto
                 tracing::info!(source = %output.source, file = %origin, "truncated: reading from the start");
                 t.offset = 0;
                 t.lines = 0;
+                t.layout = new_layout();
             }
             if len == t.offset {
                 continue;
@@ -107,7 +121,15 @@ pub fn run(config: FileSourceConfig, output: Output, normalizer: Normalizer, sto
                 }
                 _ => Box::new(buffered),
             };
-            match super::read_lines(&mut decoded, &output, &normalizer, &origin, t.lines, &stop) {
+            match super::read_lines(
+                &mut decoded,
+                &output,
+                &normalizer,
+                &origin,
+                t.lines,
+                &stop,
+                t.layout.as_mut(),
+            ) {
                 Ok((n, alive)) => {
                     t.lines += n;
                     t.offset = if config.follow {

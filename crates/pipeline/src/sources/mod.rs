@@ -8,6 +8,7 @@ use std::io::BufRead;
 
 use crate::ack::AckRef;
 use crate::dead_letter::DeadRecord;
+use crate::decode::vpc_layout::{Decoded, LayoutTracker};
 use crate::event::Output;
 use crate::metrics;
 use crate::normalize::{Normalizer, RawEvent};
@@ -45,7 +46,9 @@ pub fn deliver_chunk(
 }
 
 /// Reads lines until the end (or `stop`), delivering them in chunks. Returns the
-/// number of lines and whether the sinks are still there.
+/// number of lines and whether the sinks are still there. With `layout`, flow-log
+/// lines go through the layout reader: headers are skipped, lines of no known
+/// layout are dead-lettered with the reason.
 pub fn read_lines(
     reader: &mut impl BufRead,
     output: &Output,
@@ -53,6 +56,7 @@ pub fn read_lines(
     origin: &str,
     first_line: u64,
     stop: &crate::shutdown::Signal,
+    mut layout: Option<&mut LayoutTracker>,
 ) -> std::io::Result<(u64, bool)> {
     let mut chunk = Vec::with_capacity(CHUNK_EVENTS);
     let mut buf = Vec::new();
@@ -69,8 +73,30 @@ pub fn read_lines(
         if text.trim().is_empty() {
             continue;
         }
+        let message = match layout.as_deref_mut().map(|l| l.decode(text)) {
+            None => text.to_string(),
+            Some(Decoded::Message(m)) => m.into_owned(),
+            Some(Decoded::Header) => continue,
+            Some(Decoded::Reject(reason)) => {
+                let dead = DeadRecord {
+                    reason,
+                    message: Some(text.to_string()),
+                    line: Some(first_line + n),
+                    origin: Some(origin.to_string()),
+                    ..DeadRecord::default()
+                };
+                if output
+                    .dead_letter
+                    .send_blocking(&[dead], &AckRef::none())
+                    .is_err()
+                {
+                    return Ok((n, false));
+                }
+                continue;
+            }
+        };
         chunk.push(RawEvent {
-            message: text.to_string(),
+            message,
             line: first_line + n,
         });
         if chunk.len() >= CHUNK_EVENTS {
