@@ -316,27 +316,66 @@ fn is_digits(t: &str) -> bool {
     !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Whether `token` has the shape of field `name` in a positional layout.
-fn fits(name: &str, token: &str) -> bool {
+/// What a value of each field of the v5 layout looks like (by position, so that
+/// checking a line costs no name comparisons).
+#[derive(Clone, Copy)]
+enum Shape {
+    Version,
+    Account,
+    Prefixed(&'static str),
+    Address,
+    Count,
+    OneOf(&'static [&'static str]),
+    Any,
+}
+
+const V5_SHAPES: [Shape; 29] = [
+    Shape::Version,
+    Shape::Account,
+    Shape::Prefixed("eni-"),
+    Shape::Address,
+    Shape::Address,
+    Shape::Count,
+    Shape::Count,
+    Shape::Count,
+    Shape::Count,
+    Shape::Count,
+    Shape::Count,
+    Shape::Count,
+    Shape::OneOf(&["ACCEPT", "REJECT"]),
+    Shape::OneOf(&["OK", "NODATA", "SKIPDATA"]),
+    Shape::Prefixed("vpc-"),
+    Shape::Prefixed("subnet-"),
+    Shape::Prefixed("i-"),
+    Shape::Count,
+    Shape::OneOf(&["IPv4", "IPv6", "EFA"]),
+    Shape::Address,
+    Shape::Address,
+    Shape::Any,
+    Shape::Any,
+    Shape::Any,
+    Shape::Any,
+    Shape::Any,
+    Shape::Any,
+    Shape::OneOf(&["ingress", "egress"]),
+    Shape::Count,
+];
+
+/// Whether `token` is a value of field `index` of the v5 layout.
+fn fits(index: usize, token: &str) -> bool {
+    let shape = V5_SHAPES[index];
     if token == "-" {
         // Every field may be absent, except the two that say what the line is.
-        return name != "version" && name != "log-status";
+        return !matches!(shape, Shape::Version) && index != 13;
     }
-    match name {
-        "version" => is_digits(token) && token.len() <= 2,
-        "account-id" => is_digits(token) || token == "unknown",
-        "interface-id" => token.starts_with("eni-"),
-        "srcaddr" | "dstaddr" | "pkt-srcaddr" | "pkt-dstaddr" => token.parse::<IpAddr>().is_ok(),
-        "srcport" | "dstport" | "protocol" | "packets" | "bytes" | "start" | "end"
-        | "tcp-flags" | "traffic-path" => is_digits(token),
-        "action" => token == "ACCEPT" || token == "REJECT",
-        "log-status" => token == "OK" || token == "NODATA" || token == "SKIPDATA",
-        "vpc-id" => token.starts_with("vpc-"),
-        "subnet-id" => token.starts_with("subnet-"),
-        "instance-id" => token.starts_with("i-"),
-        "type" => matches!(token, "IPv4" | "IPv6" | "EFA"),
-        "flow-direction" => token == "ingress" || token == "egress",
-        _ => true,
+    match shape {
+        Shape::Version => is_digits(token) && token.len() <= 2,
+        Shape::Account => is_digits(token) || token == "unknown",
+        Shape::Prefixed(p) => token.starts_with(p),
+        Shape::Address => token.parse::<IpAddr>().is_ok(),
+        Shape::Count => is_digits(token),
+        Shape::OneOf(values) => values.contains(&token),
+        Shape::Any => true,
     }
 }
 
@@ -346,7 +385,7 @@ pub fn positional_problem(line: &str, expected: Option<usize>) -> Option<String>
     let mut n = 0usize;
     let mut bad: Option<(usize, &str)> = None;
     for token in line.split_ascii_whitespace() {
-        if bad.is_none() && n < V5_FIELDS.len() && !fits(V5_FIELDS[n], token) {
+        if bad.is_none() && n < V5_FIELDS.len() && !fits(n, token) {
             bad = Some((n, token));
         }
         n += 1;
