@@ -49,6 +49,7 @@ cases_table="
 vpc-v2|gen_vpc_lines.py|aws-vpc-flow-logs
 vpc-v5|gen_vpc_v5_lines.py|aws-vpc-flow-logs
 vpc-v2-elastic|gen_vpc_lines.py|aws-vpcflow-elastic
+vpc-tgw|gen_vpc_tgw_lines.py|aws-vpc-flow-logs
 azure-nsg|gen_azure_nsg_lines.py|azure-nsg-flow-logs
 pulse|gen_pulse_lines.py|pulse-connect-secure
 "

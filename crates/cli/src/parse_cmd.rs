@@ -19,10 +19,11 @@ use std::collections::BTreeMap;
 
 use intake_intel::{FeedFormat, FeedSpec, RuleSpec, Severity, ThreatMatchConfig};
 use intake_pipeline::component::{Transform, TransformConfig};
+use intake_pipeline::decode::vpc_layout::{self, Layout, LayoutTracker};
 use intake_pipeline::event::{Closed, EncodedBatch};
 use intake_pipeline::normalize::{Formatter, Framing, Normalizer};
 use intake_pipeline::pool::{Done, Pending, Pool};
-use intake_pipeline::sources::{StreamError, StreamOptions, read_batches};
+use intake_pipeline::sources::{LineRewriter, StreamError, StreamOptions, read_batches};
 use intake_pipeline::transforms::geoip::GeoIpTransformConfig;
 use intake_pipeline::transforms::threat_match::ThreatMatch;
 use tokio_util::sync::CancellationToken;
@@ -88,6 +89,10 @@ pub struct ParseArgs {
     /// MaxMind-format database (repeatable: a City and an ASN database).
     #[arg(long, value_name = "DB")]
     pub geoip: Vec<PathBuf>,
+    /// Field names of headerless flow-log lines, in order, space- or comma-separated
+    /// (the flow log's format). A header line in the input still wins.
+    #[arg(long)]
+    pub fields: Option<String>,
 }
 
 /// The transforms asked for on the command line, in order: geoip, then cti.
@@ -157,6 +162,8 @@ struct Sink {
     written: u64,
     dead_count: u64,
     fell_back: u64,
+    /// Lines that are not events (flow-log headers, CloudWatch control messages).
+    skipped: u64,
     /// The first reasons seen, with their counts.
     reasons: Vec<(String, u64)>,
 }
@@ -174,6 +181,7 @@ impl Sink {
         self.read += n.read;
         self.written += events.count as u64;
         self.fell_back += n.fell_back;
+        self.skipped += n.skipped;
         self.dead_count += n.dead.len() as u64;
         let mut dead_json = Vec::new();
         for d in &n.dead {
@@ -322,6 +330,7 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
         written: 0,
         dead_count: 0,
         fell_back: 0,
+        skipped: 0,
         reasons: Vec::new(),
     };
 
@@ -336,6 +345,16 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
     let mut input_errors = Vec::new();
     // The same workers and normalize stage as `intake run`.
     let pool = Pool::new(threads);
+    // Flow-log text goes through the layout reader: headers, `--fields`, shapes.
+    let configured = match &args.fields {
+        Some(names) => {
+            Some(Layout::parse_names(names).map_err(|e| anyhow::anyhow!("--fields: {e}"))?)
+        }
+        None => None,
+    };
+    let flow_logs = vpc_layout::is_flow_log_format(normalizer.format.slug());
+    let layout_reader = (args.input == InputKind::Lines && (configured.is_some() || flow_logs))
+        .then(|| LayoutTracker::new(configured, flow_logs));
 
     std::thread::scope(|scope| -> anyhow::Result<()> {
         // The writer takes the results in the order the batches were read.
@@ -367,11 +386,13 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
                     continue;
                 }
             };
+            // Each file begins in the configured layout.
+            let mut layout = layout_reader.clone();
             let options = StreamOptions {
                 max_event_bytes: args.max_event_bytes,
                 plain: false,
                 context: None,
-                rewriter: None,
+                rewriter: layout.as_mut().map(|l| l as &mut dyn LineRewriter),
                 abort: &never,
             };
             let result = read_batches(reader, name.as_str().into(), options, &mut |batch| {
@@ -442,6 +463,12 @@ fn summary(sink: &Sink, elapsed: Duration, dead_file: bool) {
         "intake: {} events read, {} written, {} dead-lettered in {:.2}s ({:.0} events/s)",
         sink.read, sink.written, sink.dead_count, secs, rate
     );
+    if sink.skipped > 0 {
+        eprintln!(
+            "intake:   {} not events: flow-log header lines, CloudWatch Logs control messages",
+            sink.skipped
+        );
+    }
     if !sink.transforms.is_empty() && sink.alert_count > 0 {
         eprintln!("intake:   {} alerts raised", sink.alert_count);
     }

@@ -113,7 +113,7 @@ fn unreadable_events_go_to_the_dead_letter_with_their_reason() {
             .unwrap()
             .as_str()
             .unwrap()
-            .contains("no parsing step")
+            .contains("unknown layout: 6 fields; give the header line")
     );
     assert!(
         dead[1].pointer(&["intake", "raw_base64"]).is_some(),
@@ -503,4 +503,351 @@ fn cti_enriches_exactly_the_matching_events_and_aggregates_alerts() {
     };
     assert_eq!(last_count("198.51.100.7"), Some(Value::Int(5)));
     assert_eq!(last_count("203.0.113.9"), Some(Value::Int(1)));
+}
+
+/// The 36 fields of a Transit Gateway flow log, in AWS's default order.
+const TGW_HEADER: &str = "version resource-type account-id tgw-id tgw-attachment-id tgw-src-vpc-account-id tgw-dst-vpc-account-id tgw-src-vpc-id tgw-dst-vpc-id tgw-src-subnet-id tgw-dst-subnet-id tgw-src-eni tgw-dst-eni tgw-src-az-id tgw-dst-az-id tgw-pair-attachment-id srcaddr dstaddr srcport dstport protocol packets bytes start end log-status type packets-lost-no-route packets-lost-blackhole packets-lost-mtu-exceeded packets-lost-ttl-expired tcp-flags region flow-direction pkt-src-aws-service pkt-dst-aws-service";
+
+fn tgw_line(bytes: u64) -> String {
+    format!(
+        "6 TransitGateway 310987654321 tgw-0a1b2c3d4e5f60789 tgw-attach-0f0e0d0c0b0a09080 310987654321 420987654321 vpc-0aa11bb22cc33dd44 vpc-0ee55ff66aa77bb88 subnet-0aa11bb22cc33dd44 subnet-0ee55ff66aa77bb88 eni-0aa11bb22cc33dd44 eni-0ee55ff66aa77bb88 eun1-az1 eun1-az2 tgw-attach-0a9b8c7d6e5f40312 10.20.1.7 10.30.2.9 51544 443 6 14 {bytes} 1765000000 1765000060 OK IPv4 0 3 0 0 19 eu-north-1 ingress - -"
+    )
+}
+
+/// A custom layout with the v7 ECS, v8 reject-reason, v9 resource-id and v10
+/// encryption-status fields.
+const V10_HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status flow-direction reject-reason ecs-cluster-name ecs-service-name resource-id encryption-status";
+
+fn v10_line(bytes: u64) -> String {
+    format!(
+        "10 310987654321 eni-05d4c3b2a1f0e9d87 10.40.3.21 203.0.113.44 38210 8443 6 4 {bytes} 1765001200 1765001260 REJECT OK egress BPA payments checkout vpce-0b1c2d3e4f5a60718 1"
+    )
+}
+
+/// A custom layout with the version-11 fields (June 2026): interface type, next hop, tags.
+const V11_HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status interface-type next-hop-interface-id next-hop-subnet-id next-hop-az-id next-hop-vpc-id next-hop-interface-type instance-tag interface-tag";
+
+fn v11_line(bytes: u64) -> String {
+    format!(
+        "11 310987654321 eni-0c1d2e3f4a5b60718 10.50.7.12 198.51.100.81 44120 443 6 9 {bytes} 1765002400 1765002460 ACCEPT OK interface eni-0d9c8b7a6f5e40312 subnet-0e1f2a3b4c5d60718 eun1-az3 vpc-0f1e2d3c4b5a69788 regional_nat_gateway checkout -"
+    )
+}
+
+const V2_NAMES: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+
+fn v2_line(bytes: u64) -> String {
+    format!(
+        "2 310987654321 eni-07aa11bb22cc33dd4 198.51.100.20 10.8.0.5 443 50422 6 12 {bytes} 1765000000 1765000060 ACCEPT OK"
+    )
+}
+
+fn parse_file(format: &str, path: &Path, extra: &[&str], dead: &Path) -> Output {
+    let mut cmd = intake();
+    cmd.args(["parse", "--format", format, "--now", NOW, "--threads", "2"])
+        .args(extra)
+        .arg("--dead-letter")
+        .arg(dead)
+        .arg(path);
+    let out = cmd.output().unwrap();
+    assert_success(&out);
+    out
+}
+
+fn int_at(event: &Value, path: &[&str]) -> Option<i64> {
+    match event.pointer(path) {
+        Some(Value::Int(i)) => Some(*i),
+        _ => None,
+    }
+}
+
+/// Concatenated objects, each with its header: Transit Gateway, a v10 custom
+/// layout, a v11 custom layout, then the default layout. Each line is read by the header before it,
+/// in both formats, whatever the number of workers; headers are not events.
+#[test]
+fn each_header_sets_the_layout_of_the_lines_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = format!("{TGW_HEADER}\n");
+    for b in 0..300 {
+        text.push_str(&tgw_line(1000 + b));
+        text.push('\n');
+    }
+    text.push_str(&format!(
+        "{V10_HEADER}\n{}\n{}\n",
+        v10_line(2000),
+        v10_line(2001)
+    ));
+    text.push_str(&format!("{V11_HEADER}\n{}\n", v11_line(2500)));
+    text.push_str(&format!("{V2_NAMES}\n{}\n", v2_line(3000)));
+    let path = dir.path().join("flows.log.gz");
+    std::fs::write(&path, gzip(text.as_bytes())).unwrap();
+    let dead = dir.path().join("dead.ndjson");
+
+    for format in ["aws-vpc-flow-logs", "aws-vpcflow-elastic"] {
+        let out = parse_file(format, &path, &[], &dead);
+        assert!(
+            std::fs::read(&dead).unwrap().is_empty(),
+            "{format}: nothing rejected"
+        );
+        let events = lines(&out.stdout);
+        assert_eq!(events.len(), 304, "{format}");
+        let bytes: Vec<i64> = events
+            .iter()
+            .map(|e| int_at(e, &["source", "bytes"]).unwrap())
+            .collect();
+        let mut want: Vec<i64> = (1000..1300).collect();
+        want.extend([2000, 2001, 2500, 3000]);
+        assert_eq!(bytes, want, "{format}: every line, in order");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("304 events read, 304 written, 0 dead-lettered"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("4 not events"), "{stderr}");
+
+        let (tgw, v10, v11, v2) = (&events[0], &events[300], &events[302], &events[303]);
+        assert_eq!(
+            tgw.pointer(&["source", "ip"]),
+            Some(&Value::from("10.20.1.7"))
+        );
+        assert_eq!(v10.pointer(&["event", "reason"]), Some(&Value::from("BPA")));
+        assert_eq!(
+            v10.pointer(&["orchestrator", "cluster", "name"]),
+            Some(&Value::from("payments"))
+        );
+        assert_eq!(
+            v10.pointer(&["service", "name"]),
+            Some(&Value::from("checkout"))
+        );
+        assert_eq!(
+            v2.pointer(&["destination", "port"]),
+            Some(&Value::Int(50422))
+        );
+        if format == "aws-vpc-flow-logs" {
+            assert_eq!(
+                tgw.pointer(&[
+                    "aws",
+                    "flowlogs",
+                    "transit_gateway",
+                    "destination",
+                    "vpc_id"
+                ]),
+                Some(&Value::from("vpc-0ee55ff66aa77bb88"))
+            );
+            assert_eq!(
+                int_at(tgw, &["aws", "flowlogs", "packets_lost", "blackhole"]),
+                Some(3)
+            );
+            assert_eq!(
+                int_at(v10, &["aws", "flowlogs", "encryption_status"]),
+                Some(1)
+            );
+            assert_eq!(
+                v11.pointer(&["aws", "flowlogs", "next_hop", "interface_type"]),
+                Some(&Value::from("regional_nat_gateway"))
+            );
+        } else {
+            assert_eq!(
+                tgw.pointer(&["aws", "vpcflow", "tgw_attachment_id"]),
+                Some(&Value::from("tgw-attach-0f0e0d0c0b0a09080"))
+            );
+            assert_eq!(
+                tgw.pointer(&["network", "direction"]),
+                Some(&Value::from("ingress"))
+            );
+            assert_eq!(
+                v10.pointer(&["network", "direction"]),
+                Some(&Value::from("egress"))
+            );
+            assert_eq!(
+                v10.pointer(&["aws", "vpcflow", "resource_id"]),
+                Some(&Value::from("vpce-0b1c2d3e4f5a60718"))
+            );
+            assert_eq!(
+                v11.pointer(&["aws", "vpcflow", "next_hop_vpc_id"]),
+                Some(&Value::from("vpc-0f1e2d3c4b5a69788"))
+            );
+        }
+    }
+}
+
+/// Without a header, only the default and 29-field layouts are read, and only
+/// when each field has its layout's shape: every other line is dead-lettered
+/// with the reason and what to do, none is mapped by position.
+#[test]
+fn headerless_lines_of_other_layouts_are_dead_lettered_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let v5 = "5 310987654321 eni-07aa11bb22cc33dd4 10.8.0.5 10.8.1.9 50188 4433 6 1 44 1765000000 1765000001 ACCEPT OK vpc-0f1e2d3c subnet-0d2c3b4a - 2 IPv4 10.8.0.5 10.8.1.9 eu-north-1 eun1-az2 - - - - ingress -";
+    let mixed = [
+        (v2_line(1), None),
+        (tgw_line(2), Some("unknown layout: 36 fields;")),
+        // 21 fields: a custom layout with the VPC and subnet first.
+        (
+            "vpc-0f1e2d3c subnet-0d2c3b4a 2 310987654321 eni-07aa11bb22cc33dd4 10.8.0.5 10.8.1.9 50188 4433 6 1 44 1765000000 1765000001 ACCEPT OK i-0a1b2c3d 2 IPv4 10.8.0.5 10.8.1.9".to_string(),
+            Some("unknown layout: 21 fields;"),
+        ),
+        // 17 fields, starting with the version.
+        (
+            "4 310987654321 eni-07aa11bb22cc33dd4 10.8.0.5 10.8.1.9 50188 4433 6 1 44 1765000000 1765000001 ACCEPT OK vpc-0f1e2d3c subnet-0d2c3b4a i-0a1b2c3d".to_string(),
+            Some("unknown layout: 17 fields;"),
+        ),
+        // 14 fields in another order: the VPC id where the source address goes.
+        (
+            "3 310987654321 eni-07aa11bb22cc33dd4 vpc-0f1e2d3c 10.8.1.9 50188 4433 6 1 44 1765000000 1765000001 ACCEPT OK".to_string(),
+            Some("not the default order (field 4 is \"vpc-0f1e2d3c\""),
+        ),
+        // NAT gateway custom layouts: `-` or an instance id first.
+        (
+            "- 310987654321 eni-07aa11bb22cc33dd4 10.8.0.5 10.8.1.9 50188 4433 6 1 44 1765000000 1765000001 ACCEPT OK".to_string(),
+            Some("not the default order (field 1 is \"-\""),
+        ),
+        (
+            "i-0a1b2c3d 10.8.0.5 10.8.1.9 50188 4433 6 1 44 1765000000 1765000001 ACCEPT OK eni-07aa11bb22cc33dd4 310987654321".to_string(),
+            Some("not the default order (field 1 is \"i-0a1b2c3d\""),
+        ),
+        (v5.to_string(), None),
+    ];
+    let text: String = mixed.iter().map(|(l, _)| format!("{l}\n")).collect();
+    let path = dir.path().join("mixed.log");
+    std::fs::write(&path, text).unwrap();
+    let dead_path = dir.path().join("dead.ndjson");
+    for format in ["aws-vpc-flow-logs", "aws-vpcflow-elastic"] {
+        let out = parse_file(format, &path, &[], &dead_path);
+        let events = lines(&out.stdout);
+        assert_eq!(events.len(), 2, "{format}: the v2 and v5 lines only");
+        assert_eq!(int_at(&events[0], &["source", "bytes"]), Some(1));
+        assert_eq!(int_at(&events[1], &["source", "bytes"]), Some(44));
+        let dead = lines(&std::fs::read(&dead_path).unwrap());
+        let expected: Vec<(usize, &str)> = mixed
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (_, why))| why.map(|w| (i + 1, w)))
+            .collect();
+        assert_eq!(dead.len(), expected.len(), "{format}");
+        for (record, (line, why)) in dead.iter().zip(expected) {
+            assert_eq!(int_at(record, &["intake", "line"]), Some(line as i64));
+            let reason = record
+                .pointer(&["intake", "reason"])
+                .unwrap()
+                .as_str()
+                .unwrap();
+            assert!(reason.contains(why), "line {line}: {reason}");
+            assert!(reason.contains("--fields"), "says what to do: {reason}");
+            assert_eq!(
+                record.pointer(&["message"]).unwrap().as_str().unwrap(),
+                mixed[line - 1].0
+            );
+        }
+    }
+}
+
+/// `--fields` gives the layout of headerless lines (as the flow log's format is
+/// written, `${…}`); CloudWatch Logs export lines lose their leading timestamp.
+#[test]
+fn fields_option_reads_headerless_custom_layouts_and_export_timestamps() {
+    let dir = tempfile::tempdir().unwrap();
+    let fields = "${instance-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status} ${interface-id} ${account-id} ${version} ${pkt-src-aws-service} ${traffic-path}";
+    let text = "2026-12-04T23:59:58.000Z i-0a1b2c3d 10.8.0.5 10.8.1.9 50188 4433 6 1 44 1765000000 1765000001 ACCEPT OK eni-07aa11bb22cc33dd4 310987654321 5 S3 1\n\
+                i-0a1b2c3d 10.8.0.5 10.8.1.9 50188 4433 6 1 45 1765000000 1765000001 ACCEPT OK eni-07aa11bb22cc33dd4 310987654321 5 - 1\n\
+                i-0a1b2c3d 10.8.0.5 10.8.1.9 50188 4433 6 1 46 1765000000 1765000001 ACCEPT OK\n";
+    let path = dir.path().join("custom.log");
+    std::fs::write(&path, text).unwrap();
+    let dead_path = dir.path().join("dead.ndjson");
+    let out = parse_file(
+        "aws-vpc-flow-logs",
+        &path,
+        &["--fields", fields],
+        &dead_path,
+    );
+    let events = lines(&out.stdout);
+    assert_eq!(events.len(), 2);
+    assert_eq!(int_at(&events[0], &["source", "bytes"]), Some(44));
+    assert_eq!(
+        events[0].pointer(&["cloud", "instance", "id"]),
+        Some(&Value::from("i-0a1b2c3d"))
+    );
+    assert_eq!(
+        events[0].pointer(&["aws", "flowlogs", "pkt_src_aws_service"]),
+        Some(&Value::from("S3"))
+    );
+    assert_eq!(int_at(&events[1], &["source", "bytes"]), Some(45));
+    let dead = lines(&std::fs::read(&dead_path).unwrap());
+    assert_eq!(dead.len(), 1);
+    let reason = dead[0]
+        .pointer(&["intake", "reason"])
+        .unwrap()
+        .as_str()
+        .unwrap();
+    assert!(reason.contains("expected 17 fields"), "{reason}");
+
+    // A name that cannot be a field name is refused before anything is read.
+    let mut cmd = intake();
+    cmd.args([
+        "parse",
+        "--format",
+        "aws-vpc-flow-logs",
+        "--fields",
+        "version Src",
+    ])
+    .arg(&path);
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--fields: \"Src\""));
+}
+
+fn subscription_payload(messages: &[String]) -> String {
+    let events: Vec<String> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            format!(
+                "{{\"id\":\"{i}\",\"timestamp\":1765000000000,\"message\":{}}}",
+                to_json_string(&Value::from(m.as_str()))
+            )
+        })
+        .collect();
+    format!(
+        "{{\"messageType\":\"DATA_MESSAGE\",\"owner\":\"310987654321\",\"logGroup\":\"flows\",\"logStream\":\"eni-07aa11bb22cc33dd4-all\",\"subscriptionFilters\":[\"to-firehose\"],\"logEvents\":[{}]}}",
+        events.join(",")
+    )
+}
+
+const CONTROL_PAYLOAD: &str = "{\"messageType\":\"CONTROL_MESSAGE\",\"owner\":\"CloudwatchLogs\",\"logGroup\":\"\",\"logStream\":\"\",\"subscriptionFilters\":[],\"logEvents\":[{\"id\":\"\",\"timestamp\":1765000000000,\"message\":\"CWL CONTROL MESSAGE: Checking health of destination Firehose.\"}]}";
+
+/// CloudWatch Logs subscription payloads as Firehose writes them (back to back,
+/// gzip members): one event per log event, control messages skipped and counted,
+/// the configured layout applied to the messages.
+#[test]
+fn cloudwatch_subscription_payloads_become_one_event_per_log_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = subscription_payload(&[tgw_line(10), tgw_line(11)]);
+    let second = subscription_payload(&[tgw_line(12), "not a record".to_string()]);
+    let mut data = gzip(format!("{first}{CONTROL_PAYLOAD}").as_bytes());
+    data.extend(gzip(second.as_bytes()));
+    let path = dir.path().join("firehose.gz");
+    std::fs::write(&path, data).unwrap();
+    let dead_path = dir.path().join("dead.ndjson");
+    let out = parse_file(
+        "aws-vpcflow-elastic",
+        &path,
+        &["--fields", TGW_HEADER],
+        &dead_path,
+    );
+    let events = lines(&out.stdout);
+    let bytes: Vec<i64> = events
+        .iter()
+        .map(|e| int_at(e, &["source", "bytes"]).unwrap())
+        .collect();
+    assert_eq!(bytes, vec![10, 11, 12]);
+    let dead = lines(&std::fs::read(&dead_path).unwrap());
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        dead[0].pointer(&["message"]),
+        Some(&Value::from("not a record"))
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("4 events read, 3 written, 1 dead-lettered"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 not events"), "{stderr}");
 }

@@ -389,3 +389,85 @@ path = "{alerts}"
     );
     assert_eq!(last.pointer(&["alert", "count"]), Some(&Value::Int(5)));
 }
+/// The file source reads flow-log layouts as `intake parse` does: a header sets
+/// the layout of its file, `fields` gives the layout of headerless files, and a
+/// line in no known layout is dead-lettered with the reason.
+#[test]
+fn file_source_reads_headers_and_configured_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    // Headerless, in the configured layout (instance first, as NAT gateway logs).
+    std::fs::write(
+        logs.join("custom.log"),
+        "i-0a1b2c3d 10.8.0.5 10.8.1.9 50188 4433 6 1 44 1765000000 1765000001 ACCEPT OK\n\
+         i-0a1b2c3d 10.8.0.5 10.8.1.9 50188 4433 6 1 45 1765000000 1765000001 ACCEPT\n",
+    )
+    .unwrap();
+    // Its own header: the default layout.
+    std::fs::write(
+        logs.join("v2.log"),
+        "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n\
+         2 310987654321 eni-07aa11bb22cc33dd4 198.51.100.20 10.8.0.5 443 50422 6 12 46 1765000000 1765000060 ACCEPT OK\n",
+    )
+    .unwrap();
+    let out = dir.path().join("events.ndjson");
+    let dead = dir.path().join("rejects.ndjson");
+    let config = dir.path().join("intake.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[sources.files]
+type = "file"
+paths = ["{logs}/*.log"]
+format = "aws-vpc-flow-logs"
+dead_letter = "rejects"
+fields = ["instance-id", "srcaddr", "dstaddr", "srcport", "dstport", "protocol", "packets", "bytes", "start", "end", "action", "log-status"]
+
+[sinks.out]
+type = "file"
+inputs = ["files"]
+path = "{out}"
+
+[sinks.rejects]
+type = "file"
+path = "{dead}"
+"#,
+            logs = logs.display(),
+            out = out.display(),
+            dead = dead.display()
+        ),
+    )
+    .unwrap();
+    let result = run_to_end(&config);
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+
+    let events = lines(&out);
+    let mut bytes: Vec<i64> = events
+        .iter()
+        .filter_map(|e| match e.pointer(&["source", "bytes"]) {
+            Some(Value::Int(b)) => Some(*b),
+            _ => None,
+        })
+        .collect();
+    bytes.sort();
+    assert_eq!(bytes, vec![44, 46], "{events:?}");
+    let custom = events
+        .iter()
+        .find(|e| e.pointer(&["source", "bytes"]) == Some(&Value::Int(44)))
+        .unwrap();
+    assert_eq!(
+        custom.pointer(&["cloud", "instance", "id"]),
+        Some(&Value::from("i-0a1b2c3d"))
+    );
+    let rejects = lines(&dead);
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    let text = intake_engine::json::to_json_string(&rejects[0]);
+    assert!(text.contains("expected 12 fields"), "{text}");
+    assert!(text.contains("custom.log"), "names the file: {text}");
+}

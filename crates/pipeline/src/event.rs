@@ -51,8 +51,11 @@ pub struct RawBatch {
     /// Per-line extras, parallel to `lines`; empty when no line has any.
     pub extras: Vec<Option<Box<Extras>>>,
     /// Records that were already refused before normalization (a frame too long, a
-    /// notification that is not one), delivered to the dead letter with the batch.
+    /// line in no known layout), delivered to the dead letter with the batch.
     pub dead: Vec<DeadRecord>,
+    /// Lines read that are not events (flow-log headers, CloudWatch control
+    /// messages), counted so that every line read is accounted for.
+    pub skipped: u64,
 }
 
 impl RawBatch {
@@ -64,6 +67,7 @@ impl RawBatch {
             lines: Vec::new(),
             extras: Vec::new(),
             dead: Vec::new(),
+            skipped: 0,
         }
     }
 
@@ -75,6 +79,7 @@ impl RawBatch {
         self.lines.clear();
         self.extras.clear();
         self.dead.clear();
+        self.skipped = 0;
     }
 
     pub fn push(&mut self, bytes: &[u8], number: u64, kind: LineKind) {
@@ -115,7 +120,7 @@ impl RawBatch {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.lines.is_empty() && self.dead.is_empty()
+        self.lines.is_empty() && self.dead.is_empty() && self.skipped == 0
     }
 }
 

@@ -9,6 +9,7 @@ pub mod buffers;
 pub mod component;
 pub mod config;
 pub mod dead_letter;
+pub mod decode;
 pub mod event;
 pub mod internal_events;
 pub mod metrics;

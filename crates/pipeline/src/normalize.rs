@@ -91,6 +91,8 @@ pub struct Normalized {
     pub read: u64,
     /// Events the flat executor handed to the interpreter.
     pub fell_back: u64,
+    /// Lines that are not events (headers, control messages).
+    pub skipped: u64,
 }
 
 impl Normalizer {
@@ -110,6 +112,7 @@ impl Normalizer {
         out.dead.clear();
         out.read = 0;
         out.fell_back = 0;
+        out.skipped = batch.skipped;
         out.events.ndjson.reserve(batch.data.len() * 4);
         let now = self.now.unwrap_or_else(chrono::Utc::now);
         for (index, line) in batch.lines.iter().enumerate() {
@@ -140,9 +143,11 @@ impl Normalizer {
                 sqs_message_id: batch.context.as_deref().map(str::to_string),
             });
         }
-        for d in &batch.dead {
-            out.read += 1;
-            out.dead.push(d.clone());
+        if !batch.dead.is_empty() {
+            out.read += batch.dead.len() as u64;
+            out.dead.extend(batch.dead.iter().cloned());
+            // Records refused while reading and while normalizing, in input order.
+            out.dead.sort_by_key(|d| d.line);
         }
     }
 

@@ -593,3 +593,187 @@ fn validate_online_reaches_the_queue() {
     std::fs::write(&path, bad).unwrap();
     assert!(intake_pipeline::validate_file(&path, true).is_err());
 }
+
+const TGW_HEADER: &str = "version resource-type account-id tgw-id tgw-attachment-id tgw-src-vpc-account-id tgw-dst-vpc-account-id tgw-src-vpc-id tgw-dst-vpc-id tgw-src-subnet-id tgw-dst-subnet-id tgw-src-eni tgw-dst-eni tgw-src-az-id tgw-dst-az-id tgw-pair-attachment-id srcaddr dstaddr srcport dstport protocol packets bytes start end log-status type packets-lost-no-route packets-lost-blackhole packets-lost-mtu-exceeded packets-lost-ttl-expired tcp-flags region flow-direction pkt-src-aws-service pkt-dst-aws-service";
+
+fn tgw_line(bytes: u64) -> String {
+    format!(
+        "6 TransitGateway 310987654321 tgw-0a1b2c3d4e5f60789 tgw-attach-0f0e0d0c0b0a09080 310987654321 420987654321 vpc-0aa11bb22cc33dd44 vpc-0ee55ff66aa77bb88 subnet-0aa11bb22cc33dd44 subnet-0ee55ff66aa77bb88 eni-0aa11bb22cc33dd44 eni-0ee55ff66aa77bb88 eun1-az1 eun1-az2 tgw-attach-0a9b8c7d6e5f40312 10.20.1.7 10.30.2.9 51544 443 6 14 {bytes} 1765000000 1765000060 OK IPv4 0 2 0 0 19 eu-north-1 ingress - -"
+    )
+}
+
+const V10_HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status flow-direction reject-reason ecs-cluster-name resource-id encryption-status";
+
+fn v10_line(bytes: u64) -> String {
+    format!(
+        "10 310987654321 eni-05d4c3b2a1f0e9d87 10.40.3.21 203.0.113.44 38210 8443 6 4 {bytes} 1765001200 1765001260 REJECT OK egress BPA payments vpce-0b1c2d3e4f5a60718 1"
+    )
+}
+
+const V11_HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status interface-type next-hop-interface-id next-hop-subnet-id next-hop-az-id next-hop-vpc-id next-hop-interface-type instance-tag interface-tag";
+
+fn v11_line(bytes: u64) -> String {
+    format!(
+        "11 310987654321 eni-0c1d2e3f4a5b60718 10.50.7.12 198.51.100.81 44120 443 6 9 {bytes} 1765002400 1765002460 ACCEPT OK interface eni-0d9c8b7a6f5e40312 subnet-0e1f2a3b4c5d60718 eun1-az3 vpc-0f1e2d3c4b5a69788 regional_nat_gateway checkout -"
+    )
+}
+
+fn subscription_payload(kind: &str, messages: &[String]) -> String {
+    let events: Vec<serde_json::Value> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| serde_json::json!({"id": i.to_string(), "timestamp": 1765000000000u64, "message": m}))
+        .collect();
+    serde_json::json!({
+        "messageType": kind,
+        "owner": "310987654321",
+        "logGroup": "flows",
+        "logStream": "eni-1235b8ca123456789-all",
+        "subscriptionFilters": ["to-firehose"],
+        "logEvents": events,
+    })
+    .to_string()
+}
+
+/// Through the collector: a Transit Gateway object, a v10 and a v11 custom-layout
+/// object, each with its header; CloudWatch Logs subscription payloads as
+/// Firehose writes them (gzip members back to back, a control message among
+/// them); a headerless object of mixed layouts, whose lines in no known layout
+/// are dead-lettered with the reason and never mapped by position.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_layout_and_cloudwatch_payloads_through_the_collector() {
+    let Some(moto) = moto() else { return };
+    if flow_format() == "raw" {
+        return;
+    }
+    let aws = Aws::new(&moto.endpoint, "layouts", "layout-events").await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let mut text = format!("{TGW_HEADER}\n");
+    for b in 100..140 {
+        text.push_str(&tgw_line(b));
+        text.push('\n');
+    }
+    aws.put("tgw/flows.log.gz", gzip(&text)).await;
+    aws.send(s3_event("layouts", "tgw/flows.log.gz")).await;
+
+    let text = format!("{V10_HEADER}\n{}\n{}\n", v10_line(200), v10_line(201));
+    aws.put("v10/flows.log", text.into_bytes()).await;
+    aws.send(s3_event("layouts", "v10/flows.log")).await;
+
+    let text = format!("{V11_HEADER}\n{}\n", v11_line(250));
+    aws.put(
+        "v11/flows.log.zst",
+        zstd::encode_all(text.as_bytes(), 3).unwrap(),
+    )
+    .await;
+    aws.send(s3_event("layouts", "v11/flows.log.zst")).await;
+
+    let mut firehose = gzip(&format!(
+        "{}{}",
+        subscription_payload("DATA_MESSAGE", &[v2_line(300), v2_line(301)]),
+        subscription_payload(
+            "CONTROL_MESSAGE",
+            &["CWL CONTROL MESSAGE: Checking health of destination Firehose.".into()]
+        )
+    ));
+    firehose.extend(gzip(&subscription_payload(
+        "DATA_MESSAGE",
+        &[v2_line(302), tgw_line(303)],
+    )));
+    aws.put("firehose/flows.gz", firehose).await;
+    aws.send(s3_event("layouts", "firehose/flows.gz")).await;
+
+    let text = format!(
+        "{}\n{}\n2 123456789010 eni-1235b8ca123456789 vpc-0abc 172.31.16.21 20641 22 6 20 402 1418530010 1418530070 ACCEPT OK\n",
+        v2_line(400),
+        tgw_line(401)
+    );
+    aws.put("mixed/flows.log", text.into_bytes()).await;
+    aws.send(s3_event("layouts", "mixed/flows.log")).await;
+
+    let expected: BTreeSet<u64> = (100..140)
+        .chain([200, 201, 250, 300, 301, 302, 400])
+        .collect();
+    let running =
+        start(&(source_toml(&moto, &aws, "aws-vpc-flow-logs", "") + &file_sinks(dir.path())));
+    eventually(120, "every object read and the queue empty", || {
+        let seen: BTreeSet<u64> = delivered(dir.path(), true).into_iter().collect();
+        let rejected = read_events(dir.path(), "rejects").len();
+        let aws = &aws;
+        let done = seen == expected && rejected == 3;
+        async move { done && aws.messages_left().await == 0 }
+    })
+    .await;
+    running.stop().await;
+
+    let events = read_events(dir.path(), "flows-");
+    assert_eq!(
+        events.len(),
+        expected.len(),
+        "each record once, headers never"
+    );
+    let tgw = events.iter().find(|e| bytes_of(e) == Some(100)).unwrap();
+    assert_eq!(
+        tgw.pointer("/aws/flowlogs/transit_gateway/id"),
+        Some(&serde_json::json!("tgw-0a1b2c3d4e5f60789"))
+    );
+    assert_eq!(
+        tgw.pointer("/aws/flowlogs/packets_lost/blackhole"),
+        Some(&serde_json::json!(2))
+    );
+    let v10 = events.iter().find(|e| bytes_of(e) == Some(200)).unwrap();
+    assert_eq!(
+        v10.pointer("/event/reason"),
+        Some(&serde_json::json!("BPA"))
+    );
+    assert_eq!(
+        v10.pointer("/aws/flowlogs/resource/id"),
+        Some(&serde_json::json!("vpce-0b1c2d3e4f5a60718"))
+    );
+    let v11 = events.iter().find(|e| bytes_of(e) == Some(250)).unwrap();
+    assert_eq!(
+        v11.pointer("/aws/flowlogs/next_hop/interface_id"),
+        Some(&serde_json::json!("eni-0d9c8b7a6f5e40312"))
+    );
+    let from_payload = events.iter().find(|e| bytes_of(e) == Some(300)).unwrap();
+    assert_eq!(
+        from_payload.pointer("/source/port"),
+        Some(&serde_json::json!(20641))
+    );
+
+    let mut reasons: Vec<(String, u64, String)> = read_events(dir.path(), "rejects")
+        .iter()
+        .map(|r| {
+            (
+                r["intake"]["origin"].as_str().unwrap().to_string(),
+                r["intake"]["line"].as_u64().unwrap(),
+                r["intake"]["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    reasons.sort();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert_eq!(reasons[0].0, "s3://layouts/firehose/flows.gz");
+    assert_eq!(reasons[0].1, 4, "the payload's fourth log event");
+    assert!(
+        reasons[0].2.starts_with("unknown layout: 36 fields;"),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        (reasons[1].0.as_str(), reasons[1].1),
+        ("s3://layouts/mixed/flows.log", 2)
+    );
+    assert!(
+        reasons[1].2.starts_with("unknown layout: 36 fields;"),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        (reasons[2].0.as_str(), reasons[2].1),
+        ("s3://layouts/mixed/flows.log", 3)
+    );
+    assert!(
+        reasons[2].2.contains("not the default order (field 4"),
+        "{reasons:?}"
+    );
+}

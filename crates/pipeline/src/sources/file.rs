@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use crate::ack::AckRef;
 use crate::component::{Source, SourceBuild, SourceConfig, SourceContext};
 use crate::dead_letter::DeadRecord;
+use crate::decode::vpc_layout::{self, Layout, LayoutTracker};
 
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +24,9 @@ pub struct FileSourceConfig {
     /// Keep reading files as they grow (like `tail -F`), instead of reading them once.
     #[serde(default)]
     pub follow: bool,
+    /// Flow-log field names of headerless files, in order (a header line in a file
+    /// still wins for the lines after it).
+    pub fields: Option<Vec<String>>,
 }
 
 #[async_trait]
@@ -33,6 +37,9 @@ impl SourceConfig for FileSourceConfig {
         }
         for p in &self.paths {
             glob::Pattern::new(p).map_err(|e| anyhow::anyhow!("paths: {p:?}: {e}"))?;
+        }
+        if let Some(f) = &self.fields {
+            Layout::parse_names(&f.join(" ")).map_err(|e| anyhow::anyhow!("fields: {e}"))?;
         }
         Ok(())
     }
@@ -82,8 +89,22 @@ pub fn expand(patterns: &[String]) -> Vec<PathBuf> {
 }
 
 impl FileSource {
+    /// The flow-log layout reader of one file, when the format reads flow logs or
+    /// field names are configured.
+    fn layout_reader(&self, cx: &SourceContext) -> Option<LayoutTracker> {
+        let flow_logs = vpc_layout::is_flow_log_format(cx.output.normalizer().format.slug());
+        let configured = self
+            .config
+            .fields
+            .as_ref()
+            .and_then(|f| Layout::parse_names(&f.join(" ")).ok());
+        (flow_logs || configured.is_some()).then(|| LayoutTracker::new(configured, flow_logs))
+    }
+
     fn read(&self, cx: &SourceContext) {
         let mut offsets: BTreeMap<PathBuf, u64> = BTreeMap::new();
+        // A followed file keeps its layout while it grows.
+        let mut layouts: BTreeMap<PathBuf, Option<LayoutTracker>> = BTreeMap::new();
         loop {
             let paths = expand(&self.config.paths);
             if paths.is_empty() && !self.config.follow {
@@ -94,7 +115,10 @@ impl FileSource {
                     return;
                 }
                 let offset = offsets.entry(path.clone()).or_insert(0);
-                if let Some(next) = self.read_file(cx, &path, *offset) {
+                let layout = layouts
+                    .entry(path.clone())
+                    .or_insert_with(|| self.layout_reader(cx));
+                if let Some(next) = self.read_file(cx, &path, *offset, layout) {
                     *offset = next;
                 }
             }
@@ -113,7 +137,13 @@ impl FileSource {
 
     /// Reads `path` from `offset`; the new offset, or `None` after an error
     /// (reported to the dead letter with the file's name).
-    fn read_file(&self, cx: &SourceContext, path: &Path, offset: u64) -> Option<u64> {
+    fn read_file(
+        &self,
+        cx: &SourceContext,
+        path: &Path,
+        offset: u64,
+        layout: &mut Option<LayoutTracker>,
+    ) -> Option<u64> {
         let origin = path.display().to_string();
         let report = |reason: String| {
             tracing::error!(source = %cx.name, file = %origin, "{reason}");
@@ -136,6 +166,9 @@ impl FileSource {
         if len < offset {
             tracing::info!(source = %cx.name, file = %origin, "truncated: reading from the start");
             offset = 0;
+            if let Some(l) = layout.as_mut() {
+                l.reset();
+            }
         }
         if len == offset {
             return Some(offset);
@@ -155,7 +188,7 @@ impl FileSource {
             max_event_bytes: self.max_event_bytes,
             plain: self.config.follow,
             context: None,
-            rewriter: None,
+            rewriter: layout.as_mut().map(|l| l as &mut dyn super::LineRewriter),
             abort: &cx.abort,
         };
         match super::read_stream(

@@ -96,6 +96,15 @@ pub fn read_batches(
             return read_parquet(buffered, origin, options, send);
         }
     };
+    // CloudWatch Logs subscription payloads (as Firehose writes them to S3, back to
+    // back without newlines) are read as JSON, one event per log event.
+    let mut text = std::io::BufReader::with_capacity(64 * 1024, text);
+    let head = std::io::BufRead::fill_buf(&mut text)
+        .map_err(|e| StreamError::Io(format!("{origin}: cannot read: {e}")))?;
+    if options.rewriter.is_some() && crate::decode::cloudwatch::is_payload(head) {
+        return read_cloudwatch(text, origin, options, send);
+    }
+    let text: Box<dyn Read + Send> = Box::new(text);
     let mut lines = LineReader::new(
         text,
         origin.clone(),
@@ -129,6 +138,63 @@ pub fn read_batches(
                 bytes: lines.bytes_read(),
             });
         }
+    }
+}
+
+/// CloudWatch Logs payloads streamed: each log event's message is one line of the
+/// configured layout (numbered in the order of the events); control messages are
+/// counted as skipped.
+fn read_cloudwatch(
+    reader: impl Read,
+    origin: Arc<str>,
+    mut options: StreamOptions<'_>,
+    send: &mut dyn FnMut(RawBatch) -> Result<(), Closed>,
+) -> Result<StreamStats, StreamError> {
+    use crate::decode::cloudwatch::{Payload, read_payloads};
+    let new_batch = |options: &StreamOptions<'_>| {
+        let mut b = RawBatch::new(origin.clone());
+        b.context = options.context.clone();
+        b
+    };
+    let mut batch = new_batch(&options);
+    let mut number = 0u64;
+    let mut flush = |batch: RawBatch, options: &mut StreamOptions<'_>| {
+        let batch = match options.rewriter.as_deref_mut() {
+            Some(r) => r.rewrite(batch),
+            None => batch,
+        };
+        send(batch).map_err(|_| StreamError::Stopped)
+    };
+    let result = read_payloads(reader, |payload| {
+        match payload {
+            Payload::Data(messages) => {
+                for m in messages {
+                    number += 1;
+                    batch.push(m.as_bytes(), number, LineKind::Whole);
+                }
+            }
+            Payload::Control => batch.skipped += 1,
+        }
+        if batch.data.len() >= reader::BATCH_BYTES {
+            if options.abort.is_cancelled() {
+                return Err(StreamError::Stopped);
+            }
+            let full = std::mem::replace(&mut batch, new_batch(&options));
+            flush(full, &mut options)?;
+        }
+        Ok(())
+    });
+    // What was read before a broken payload still goes out.
+    flush(batch, &mut options)?;
+    match result {
+        Err(reason) => Err(StreamError::Corrupt(format!(
+            "{origin}: {reason} (after {number} log events)"
+        ))),
+        Ok(Err(e)) => Err(e),
+        Ok(Ok(())) => Ok(StreamStats {
+            lines: number,
+            bytes: 0,
+        }),
     }
 }
 

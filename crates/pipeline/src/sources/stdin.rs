@@ -31,11 +31,15 @@ impl Source for StdinSource {
         let task = tokio::task::spawn_blocking(move || {
             let _guard = handle.enter();
             let reader: Box<dyn std::io::Read + Send> = Box::new(std::io::stdin());
+            let flow_logs =
+                crate::decode::vpc_layout::is_flow_log_format(cx.output.normalizer().format.slug());
+            let mut layout =
+                flow_logs.then(|| crate::decode::vpc_layout::LayoutTracker::new(None, true));
             let options = super::StreamOptions {
                 max_event_bytes: max,
                 plain: false,
                 context: None,
-                rewriter: None,
+                rewriter: layout.as_mut().map(|l| l as &mut dyn super::LineRewriter),
                 abort: &cx.abort,
             };
             super::read_stream(reader, "stdin".into(), options, &cx.output, &AckRef::none())

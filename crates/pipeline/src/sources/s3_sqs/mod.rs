@@ -7,7 +7,6 @@
 //! visibility timeout. While a message is worked on, its visibility timeout is
 //! extended periodically.
 
-pub mod layout;
 pub mod notification;
 pub mod object;
 pub mod parquet;
@@ -30,8 +29,8 @@ use crate::component::{
 use crate::dead_letter::DeadRecord;
 use crate::internal_events::{s3_count, sqs_lag};
 
+use crate::decode::vpc_layout::{self, Layout};
 use crate::sources::StreamStats;
-use layout::Layout;
 use notification::{Notification, ObjectRef};
 use object::{ObjectContext, ObjectError, SourceReader};
 
@@ -523,6 +522,7 @@ impl Inner {
             message_id: message_id.to_string(),
             output: self.output.clone(),
             fields: self.fields.clone(),
+            flow_logs: vpc_layout::is_flow_log_format(self.output.normalizer().format.slug()),
             max_event_bytes: self.max_event_bytes,
             ack,
             abort: self.abort.clone(),

@@ -12,7 +12,7 @@ use crate::ack::AckRef;
 use crate::component::SourceOutput;
 use crate::sources::{StreamError, StreamOptions, StreamStats};
 
-use super::layout::{Layout, LineConverter};
+use crate::decode::vpc_layout::{Layout, LayoutTracker};
 
 /// Why an object could not be read to the end.
 #[derive(Debug)]
@@ -63,6 +63,8 @@ pub struct ObjectContext {
     pub message_id: String,
     pub output: SourceOutput,
     pub fields: Option<Layout>,
+    /// The format reads flow logs: headerless lines must have a positional layout's shape.
+    pub flow_logs: bool,
     pub max_event_bytes: usize,
     pub ack: AckRef,
     /// Abandon the object (shutdown past its grace period).
@@ -75,7 +77,7 @@ pub fn process<R: Read + Send + 'static>(
     body: SourceReader<R>,
 ) -> Result<StreamStats, ObjectError> {
     let net_failed = body.failed.clone();
-    let mut layout = LineConverter::new(ctx.fields.clone());
+    let mut layout = LayoutTracker::new(ctx.fields.clone(), ctx.flow_logs);
     let options = StreamOptions {
         max_event_bytes: ctx.max_event_bytes,
         plain: false,
@@ -131,6 +133,7 @@ mod tests {
             message_id: "m".into(),
             output,
             fields,
+            flow_logs: false,
             max_event_bytes: 1 << 20,
             ack,
             abort: CancellationToken::new(),
