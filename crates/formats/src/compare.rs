@@ -1,14 +1,16 @@
-//! How a test case's expected event is compared with the produced one (the rules
-//! of the golden cases): keys in any order; lists in order, except those under
-//! `related`, which compare as sets; numbers by type (`8080` ≠ `8080.0`, `"6"` ≠
-//! `6`); timestamps as instants (`…00Z` = `…00.000Z`); the top-level `message`
-//! must be present but is not compared.
+//! How a test case's expected event is compared with the produced one. Under both
+//! [`Rules`], keys are in any order and the top-level `message` must be present but
+//! is not compared. [`Rules::Strict`] (intake's own golden cases): lists in order,
+//! except those under `related`, which compare as sets; numbers by type (`8080` ≠
+//! `8080.0`, `"6"` ≠ `6`); timestamps as instants (`…00Z` = `…00.000Z`).
+//! [`Rules::Catalog`] is the public catalog's harness (SPEC §0), see its variant.
 
+use std::cmp::Ordering;
 use std::fmt;
 
 use chrono::DateTime;
-use intake_engine::Value;
 use intake_engine::json::to_json_string;
+use intake_engine::{Map, Value};
 
 /// One field where the produced event differs from the expected one.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,8 +37,32 @@ impl fmt::Display for Difference {
     }
 }
 
-/// The differences between `expected` and `actual`, in path order.
-pub fn compare(expected: &Value, actual: &Value) -> Vec<Difference> {
+/// Which rules a comparison follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rules {
+    /// intake's own golden cases: the rules of this module's header.
+    Strict,
+    /// The rules of the public catalog's harness: the fixed `sekoiaio.intake.*` and
+    /// `event.id` values on both sides (the engine overwrites them), no
+    /// `sekoiaio.intake.parsing_duration_ms`, every list of scalars compared sorted
+    /// (a multiset), lists of objects in their order, numbers by value (`1` = `1.0`,
+    /// and `true` = `1` as in Python), text exactly.
+    Catalog,
+}
+
+/// The values the catalog's harness merges into both events.
+const FIXED: [(&[&str], &str); 4] = [
+    (&["sekoiaio", "intake", "parsing_status"], "success"),
+    (&["sekoiaio", "intake", "dialect"], "test"),
+    (
+        &["sekoiaio", "intake", "dialect_uuid"],
+        "00000000-0000-0000-0000-000000000000",
+    ),
+    (&["event", "id"], "00000000-0000-0000-0000-000000000000"),
+];
+
+/// The differences between `expected` and `actual` under `rules`, in path order.
+pub fn compare(expected: &Value, actual: &Value, rules: Rules) -> Vec<Difference> {
     let mut out = Vec::new();
     match (expected, actual) {
         (Value::Map(e), Value::Map(a)) => {
@@ -54,12 +80,45 @@ pub fn compare(expected: &Value, actual: &Value) -> Vec<Difference> {
             let mut a = a.clone();
             e.remove("message");
             a.remove("message");
-            diff(&Value::Map(e), &Value::Map(a), "", &mut out);
+            if rules == Rules::Catalog {
+                for (path, value) in FIXED {
+                    set_fixed(&mut e, path, value);
+                    set_fixed(&mut a, path, value);
+                }
+                remove_duration(&mut a);
+            }
+            diff(&Value::Map(e), &Value::Map(a), "", rules, &mut out);
         }
-        _ => diff(expected, actual, "", &mut out),
+        _ => diff(expected, actual, "", rules, &mut out),
     }
     out.sort_by(|x, y| x.path.cmp(&y.path));
     out
+}
+
+/// Writes a fixed value the way the harness merges it: intermediate objects are
+/// created when absent and kept when present; a non-object in the way is replaced.
+fn set_fixed(event: &mut Map, path: &[&str], value: &str) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut cur = event;
+    for seg in parents {
+        let slot = cur.entry(seg);
+        if !matches!(slot, Value::Map(_)) {
+            *slot = Value::Map(Map::new());
+        }
+        let Value::Map(m) = slot else { return };
+        cur = m;
+    }
+    cur.insert(*last, Value::from(value));
+}
+
+fn remove_duration(event: &mut Map) {
+    if let Some(Value::Map(s)) = event.get_mut("sekoiaio")
+        && let Some(Value::Map(i)) = s.get_mut("intake")
+    {
+        i.remove("parsing_duration_ms");
+    }
 }
 
 fn join(prefix: &str, key: &str) -> String {
@@ -70,7 +129,7 @@ fn join(prefix: &str, key: &str) -> String {
     }
 }
 
-fn diff(expected: &Value, actual: &Value, path: &str, out: &mut Vec<Difference>) {
+fn diff(expected: &Value, actual: &Value, path: &str, rules: Rules, out: &mut Vec<Difference>) {
     let mismatch = |out: &mut Vec<Difference>| {
         out.push(Difference {
             path: path.to_string(),
@@ -83,7 +142,7 @@ fn diff(expected: &Value, actual: &Value, path: &str, out: &mut Vec<Difference>)
             for (k, ev) in e.iter() {
                 let p = join(path, k);
                 match a.get(k) {
-                    Some(av) => diff(ev, av, &p, out),
+                    Some(av) => diff(ev, av, &p, rules, out),
                     None => out.push(Difference {
                         path: p,
                         expected: Some(ev.clone()),
@@ -99,6 +158,16 @@ fn diff(expected: &Value, actual: &Value, path: &str, out: &mut Vec<Difference>)
                         actual: Some(av.clone()),
                     });
                 }
+            }
+        }
+        (Value::List(e), Value::List(a)) if rules == Rules::Catalog => {
+            let (e, a) = (catalog_order(e), catalog_order(a));
+            if e.len() != a.len() {
+                mismatch(out);
+                return;
+            }
+            for (i, (ev, av)) in e.iter().zip(&a).enumerate() {
+                diff(ev, av, &format!("{path}[{i}]"), rules, out);
             }
         }
         (Value::List(e), Value::List(a)) if path.starts_with("related.") => {
@@ -117,15 +186,93 @@ fn diff(expected: &Value, actual: &Value, path: &str, out: &mut Vec<Difference>)
                 return;
             }
             for (i, (ev, av)) in e.iter().zip(a).enumerate() {
-                diff(ev, av, &format!("{path}[{i}]"), out);
+                diff(ev, av, &format!("{path}[{i}]"), rules, out);
             }
         }
         (Value::Int(e), Value::Int(a)) if e == a => {}
         (Value::Float(e), Value::Float(a)) if e == a => {}
         (Value::Bool(e), Value::Bool(a)) if e == a => {}
         (Value::Null, Value::Null) => {}
-        (Value::Str(e), Value::Str(a)) if e == a || same_instant(e, a) => {}
+        (Value::Str(e), Value::Str(a)) if e == a => {}
+        (Value::Str(e), Value::Str(a)) if rules == Rules::Strict && same_instant(e, a) => {}
+        (e, a) if rules == Rules::Catalog && number(e).is_some() && number(e) == number(a) => {}
         _ => mismatch(out),
+    }
+}
+
+/// A number as Python's `==` sees it: ints, floats and booleans compare by value.
+/// Ints are compared exactly, through `i128`, when both sides are integral.
+fn number(v: &Value) -> Option<Number> {
+    match v {
+        Value::Int(i) => Some(Number::Int(*i as i128)),
+        Value::Bool(b) => Some(Number::Int(*b as i128)),
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 1e38 => Some(Number::Int(*f as i128)),
+        Value::Float(f) => Some(Number::Float(*f)),
+        _ => None,
+    }
+}
+
+#[derive(PartialEq, PartialOrd)]
+enum Number {
+    Int(i128),
+    Float(f64),
+}
+
+impl Number {
+    fn as_f64(&self) -> f64 {
+        match self {
+            Number::Int(i) => *i as f64,
+            Number::Float(f) => *f,
+        }
+    }
+}
+
+/// A list as the catalog's harness orders it before comparing: a list whose first
+/// item is an object keeps its order (the harness's sort key, the set of keys, is
+/// only a partial order); any other list is sorted, its items sorted first.
+fn catalog_order(items: &[Value]) -> Vec<Value> {
+    if matches!(items.first(), Some(Value::Map(_))) {
+        return items.to_vec();
+    }
+    let mut sorted: Vec<Value> = items
+        .iter()
+        .map(|v| match v {
+            Value::List(inner) => Value::List(catalog_order(inner)),
+            other => other.clone(),
+        })
+        .collect();
+    sorted.sort_by(catalog_cmp);
+    sorted
+}
+
+/// Python's order on JSON scalars: numbers by value, text by code point. Values
+/// Python cannot order together (text and a number) are put in a fixed order.
+fn catalog_cmp(a: &Value, b: &Value) -> Ordering {
+    fn rank(v: &Value) -> u8 {
+        match v {
+            Value::Null => 0,
+            Value::Bool(_) | Value::Int(_) | Value::Float(_) => 1,
+            Value::Str(_) => 2,
+            Value::List(_) => 3,
+            Value::Map(_) => 4,
+        }
+    }
+    match (a, b) {
+        (Value::Str(x), Value::Str(y)) => x.as_str().cmp(y.as_str()),
+        (Value::List(x), Value::List(y)) => {
+            for (i, j) in x.iter().zip(y) {
+                let o = catalog_cmp(i, j);
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            x.len().cmp(&y.len())
+        }
+        _ => match (number(a), number(b)) {
+            (Some(Number::Int(x)), Some(Number::Int(y))) => x.cmp(&y),
+            (Some(x), Some(y)) => x.as_f64().total_cmp(&y.as_f64()),
+            _ => rank(a).cmp(&rank(b)),
+        },
     }
 }
 
@@ -145,7 +292,11 @@ mod tests {
     use intake_engine::json::parse_json;
 
     fn paths(e: &str, a: &str) -> Vec<String> {
-        compare(&parse_json(e).unwrap(), &parse_json(a).unwrap())
+        paths_under(Rules::Strict, e, a)
+    }
+
+    fn paths_under(rules: Rules, e: &str, a: &str) -> Vec<String> {
+        compare(&parse_json(e).unwrap(), &parse_json(a).unwrap(), rules)
             .into_iter()
             .map(|d| d.path)
             .collect()
@@ -216,6 +367,101 @@ mod tests {
                 r#"{"message":"m","a":{"c":1}}"#
             ),
             ["a.b", "a.c"]
+        );
+    }
+
+    fn catalog(e: &str, a: &str) -> Vec<String> {
+        paths_under(Rules::Catalog, e, a)
+    }
+
+    #[test]
+    fn catalog_fixes_the_harness_constants_on_both_sides() {
+        // The expected event names none of them; the produced one has its own.
+        assert!(
+            catalog(
+                r#"{"message":"m","event":{"kind":"alert"}}"#,
+                r#"{"message":"m","event":{"kind":"alert","id":"7"},
+                   "sekoiaio":{"intake":{"dialect":"x","parsing_duration_ms":3}}}"#
+            )
+            .is_empty()
+        );
+        // Other `sekoiaio` keys are still compared.
+        assert_eq!(
+            catalog(
+                r#"{"message":"m"}"#,
+                r#"{"message":"m","sekoiaio":{"repeat":{"count":2}}}"#
+            ),
+            ["sekoiaio.repeat"]
+        );
+        // Strict rules compare them as any field.
+        assert_eq!(
+            paths(
+                r#"{"message":"m"}"#,
+                r#"{"message":"m","event":{"id":"7"}}"#
+            ),
+            ["event"]
+        );
+    }
+
+    #[test]
+    fn catalog_sorts_every_list_of_scalars_and_keeps_lists_of_objects() {
+        assert!(
+            catalog(
+                r#"{"message":"m","event":{"type":["start","connection"]},"n":[[2,1],3]}"#,
+                r#"{"message":"m","event":{"type":["connection","start"]},"n":[3,[1,2]]}"#
+            )
+            .is_empty()
+        );
+        // A multiset: duplicates count.
+        assert_eq!(
+            catalog(
+                r#"{"message":"m","t":["a","b"]}"#,
+                r#"{"message":"m","t":["a","a"]}"#
+            ),
+            ["t[1]"]
+        );
+        assert_eq!(
+            catalog(
+                r#"{"message":"m","l":[{"a":1},{"a":2}]}"#,
+                r#"{"message":"m","l":[{"a":2},{"a":1}]}"#
+            ),
+            ["l[0].a", "l[1].a"]
+        );
+    }
+
+    #[test]
+    fn catalog_compares_numbers_by_value_and_text_exactly() {
+        assert!(
+            catalog(
+                r#"{"message":"m","p":8080}"#,
+                r#"{"message":"m","p":8080.0}"#
+            )
+            .is_empty()
+        );
+        assert!(
+            catalog(
+                r#"{"message":"m","p":[2.0,1]}"#,
+                r#"{"message":"m","p":[1,2]}"#
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            catalog(
+                r#"{"message":"m","p":8080}"#,
+                r#"{"message":"m","p":8080.5}"#
+            ),
+            ["p"]
+        );
+        assert_eq!(
+            catalog(r#"{"message":"m","p":"6"}"#, r#"{"message":"m","p":6}"#),
+            ["p"]
+        );
+        assert_eq!(
+            catalog(
+                r#"{"message":"m","t":"2016-10-31T11:37:00.000Z"}"#,
+                r#"{"message":"m","t":"2016-10-31T11:37:00Z"}"#
+            ),
+            ["t"]
         );
     }
 }
