@@ -8,6 +8,7 @@
 
 mod domain;
 mod url_parts;
+mod user_agent;
 
 use crate::json::to_json_string;
 use crate::value::{Map, Str, Value};
@@ -31,9 +32,10 @@ enum Top {
     Tls,
     Action,
     Event,
+    UserAgent,
 }
 
-const TOPS: usize = 15;
+const TOPS: usize = 16;
 
 impl Top {
     fn of(key: &str) -> Option<Top> {
@@ -53,6 +55,7 @@ impl Top {
             "tls" => Top::Tls,
             "action" => Top::Action,
             "event" => Top::Event,
+            "user_agent" => Top::UserAgent,
             _ => return None,
         })
     }
@@ -74,6 +77,7 @@ impl Top {
             Top::Tls => "tls",
             Top::Action => "action",
             Top::Event => "event",
+            Top::UserAgent => "user_agent",
         }
     }
 }
@@ -200,6 +204,7 @@ pub fn enrich(event: &mut Map) {
     file_parts(event, &tops);
     url(event, &tops);
     dns_question(event, &tops);
+    user_agent(event, &tops);
 }
 
 fn get_mut<'a>(event: &'a mut Map, path: &[&str]) -> Option<&'a mut Value> {
@@ -264,6 +269,41 @@ fn dns_question(event: &mut Map, tops: &Tops) {
     if let Some(Value::Str(name)) = tops.get(event, (Top::Dns, &["question", "name"])) {
         let name = name.clone();
         domain_parts(event, &["dns", "question"], &name);
+    }
+}
+
+/// `user_agent.{name,version,os.name,os.version,device.name}` from
+/// `user_agent.original`. Unlike the other enrichments these replace what a parser
+/// wrote, as the reference engine does; a version the rules do not give is removed.
+fn user_agent(event: &mut Map, tops: &Tops) {
+    let Some(Value::Str(original)) = tops.get(event, (Top::UserAgent, &["original"])) else {
+        return;
+    };
+    let parts = user_agent::parse(original);
+    let Some(Value::Map(ua)) = get_mut(event, &["user_agent"]) else {
+        return;
+    };
+    ua.insert("name", Value::from(parts.name.as_str()));
+    match parts.version {
+        Some(v) => ua.insert("version", Value::from(v.as_str())),
+        None => ua.remove("version"),
+    };
+    for (key, name, version) in [
+        ("os", Some(parts.os_name), Some(parts.os_version)),
+        ("device", Some(parts.device_name), None),
+    ] {
+        let slot = ua.entry(key);
+        if !matches!(slot, Value::Map(_)) {
+            *slot = Value::Map(Map::new());
+        }
+        let Value::Map(m) = slot else { continue };
+        if let Some(name) = name {
+            m.insert("name", Value::from(name.as_str()));
+        }
+        match version.flatten() {
+            Some(v) => m.insert("version", Value::from(v.as_str())),
+            None => m.remove("version"),
+        };
     }
 }
 
