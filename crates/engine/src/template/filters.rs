@@ -665,6 +665,10 @@ pub(crate) fn apply_values<'a>(
                 own(Value::List(items))
             }
         },
+        // Jinja's Undefined raises on `int()` and `float()`, which these filters
+        // do not catch: the template fails and its field stays unset (None, an
+        // unparseable value, gives the default).
+        Int | Float if input.is_undef() => fail("int or float of an undefined value"),
         Int => {
             let default = arg(pos, kw, 0, "default")
                 .cloned()
@@ -673,7 +677,6 @@ pub(crate) fn apply_values<'a>(
                 Some(Num::I(b)) => u32::try_from(b).unwrap_or(10),
                 _ => 10,
             };
-            // Undefined gives the default (0 unless given), as an unparseable value.
             match to_int(&input, base) {
                 Some(r) => own(Value::Int(r?)),
                 None => Ok(default),

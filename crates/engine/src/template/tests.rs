@@ -168,8 +168,14 @@ fn undefined_semantics() {
         val("{{ (ev.d.category|default([])) + ['authentication'] }}", EV),
         json(r#"["authentication"]"#)
     );
-    assert_eq!(val("{{ nothing | int }}", EV), Value::Int(0));
-    assert_eq!(val("{{ nothing | int(5) }}", EV), Value::Int(5));
+    // `int`/`float` of Undefined fail, whatever the default (a port a record
+    // lacks is left unset, not 0); of None or bad text they give the default.
+    assert!(run("{{ ev.missing | int }}", EV).is_err());
+    assert!(run("{{ nothing | int(5) }}", EV).is_err());
+    assert!(run("{{ ev.missing | float }}", EV).is_err());
+    assert_eq!(val("{{ ev.none | int }}", EV), Value::Int(0));
+    assert_eq!(val("{{ ev.none | float(1.5) }}", EV), Value::Float(1.5));
+    assert_eq!(val("{{ 'n/a' | int(5) }}", EV), Value::Int(5));
     assert_eq!(val("{{ nothing | lower }}", EV), Value::from(""));
     assert_eq!(run("{{ nothing | first }}", EV), Ok(None));
     assert!(run("{{ ev.none | length }}", EV).is_err());
