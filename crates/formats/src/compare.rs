@@ -87,9 +87,15 @@ pub fn compare(expected: &Value, actual: &Value, rules: Rules) -> Vec<Difference
                 }
                 remove_duration(&mut a);
             }
-            diff(&Value::Map(e), &Value::Map(a), "", rules, &mut out);
+            diff(
+                &Value::Map(e),
+                &Value::Map(a),
+                "",
+                Mode::of(rules),
+                &mut out,
+            );
         }
-        _ => diff(expected, actual, "", rules, &mut out),
+        _ => diff(expected, actual, "", Mode::of(rules), &mut out),
     }
     out.sort_by(|x, y| x.path.cmp(&y.path));
     out
@@ -129,7 +135,25 @@ fn join(prefix: &str, key: &str) -> String {
     }
 }
 
-fn diff(expected: &Value, actual: &Value, path: &str, rules: Rules, out: &mut Vec<Difference>) {
+/// How [`diff`] compares at one place: the catalog's harness sorts no list found
+/// inside an item of a list of objects (it sorts that list by its items' keys and
+/// leaves the items as they are).
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Strict,
+    Catalog { sort: bool },
+}
+
+impl Mode {
+    fn of(rules: Rules) -> Mode {
+        match rules {
+            Rules::Strict => Mode::Strict,
+            Rules::Catalog => Mode::Catalog { sort: true },
+        }
+    }
+}
+
+fn diff(expected: &Value, actual: &Value, path: &str, mode: Mode, out: &mut Vec<Difference>) {
     let mismatch = |out: &mut Vec<Difference>| {
         out.push(Difference {
             path: path.to_string(),
@@ -142,7 +166,7 @@ fn diff(expected: &Value, actual: &Value, path: &str, rules: Rules, out: &mut Ve
             for (k, ev) in e.iter() {
                 let p = join(path, k);
                 match a.get(k) {
-                    Some(av) => diff(ev, av, &p, rules, out),
+                    Some(av) => diff(ev, av, &p, mode, out),
                     None => out.push(Difference {
                         path: p,
                         expected: Some(ev.clone()),
@@ -160,14 +184,21 @@ fn diff(expected: &Value, actual: &Value, path: &str, rules: Rules, out: &mut Ve
                 }
             }
         }
-        (Value::List(e), Value::List(a)) if rules == Rules::Catalog => {
-            let (e, a) = (catalog_order(e), catalog_order(a));
+        (Value::List(e), Value::List(a)) if mode != Mode::Strict => {
+            let (e, a) = match mode {
+                Mode::Catalog { sort: true } => (catalog_order(e), catalog_order(a)),
+                _ => (e.clone(), a.clone()),
+            };
             if e.len() != a.len() {
                 mismatch(out);
                 return;
             }
+            let inner = match (mode, e.first()) {
+                (_, Some(Value::Map(_))) => Mode::Catalog { sort: false },
+                _ => mode,
+            };
             for (i, (ev, av)) in e.iter().zip(&a).enumerate() {
-                diff(ev, av, &format!("{path}[{i}]"), rules, out);
+                diff(ev, av, &format!("{path}[{i}]"), inner, out);
             }
         }
         (Value::List(e), Value::List(a)) if path.starts_with("related.") => {
@@ -186,7 +217,7 @@ fn diff(expected: &Value, actual: &Value, path: &str, rules: Rules, out: &mut Ve
                 return;
             }
             for (i, (ev, av)) in e.iter().zip(a).enumerate() {
-                diff(ev, av, &format!("{path}[{i}]"), rules, out);
+                diff(ev, av, &format!("{path}[{i}]"), mode, out);
             }
         }
         (Value::Int(e), Value::Int(a)) if e == a => {}
@@ -194,8 +225,8 @@ fn diff(expected: &Value, actual: &Value, path: &str, rules: Rules, out: &mut Ve
         (Value::Bool(e), Value::Bool(a)) if e == a => {}
         (Value::Null, Value::Null) => {}
         (Value::Str(e), Value::Str(a)) if e == a => {}
-        (Value::Str(e), Value::Str(a)) if rules == Rules::Strict && same_instant(e, a) => {}
-        (e, a) if rules == Rules::Catalog && number(e).is_some() && number(e) == number(a) => {}
+        (Value::Str(e), Value::Str(a)) if mode == Mode::Strict && same_instant(e, a) => {}
+        (e, a) if mode != Mode::Strict && number(e).is_some() && number(e) == number(a) => {}
         _ => mismatch(out),
     }
 }
@@ -228,11 +259,18 @@ impl Number {
 }
 
 /// A list as the catalog's harness orders it before comparing: a list whose first
-/// item is an object keeps its order (the harness's sort key, the set of keys, is
-/// only a partial order); any other list is sorted, its items sorted first.
+/// item is an object is sorted by the items' sets of keys (see [`python_sort`]);
+/// any other list is sorted, its items sorted first.
 fn catalog_order(items: &[Value]) -> Vec<Value> {
     if matches!(items.first(), Some(Value::Map(_))) {
-        return items.to_vec();
+        let mut items = items.to_vec();
+        python_sort(&mut items, |a, b| match (a, b) {
+            (Value::Map(a), Value::Map(b)) => {
+                a.len() < b.len() && a.keys().all(|k| b.contains_key(k))
+            }
+            _ => false,
+        });
+        return items;
     }
     let mut sorted: Vec<Value> = items
         .iter()
@@ -243,6 +281,40 @@ fn catalog_order(items: &[Value]) -> Vec<Value> {
         .collect();
     sorted.sort_by(catalog_cmp);
     sorted
+}
+
+/// Python's `list.sort` with a "less than" that may be only a partial order (key
+/// sets compare by proper inclusion), so the result depends on the algorithm:
+/// for lists under 64 items, timsort is one run found at the start (reversed when
+/// strictly descending) followed by a binary insertion sort of the rest.
+fn python_sort<T>(items: &mut [T], lt: impl Fn(&T, &T) -> bool) {
+    let n = items.len();
+    if n < 2 {
+        return;
+    }
+    let mut run = 2;
+    if lt(&items[1], &items[0]) {
+        while run < n && lt(&items[run], &items[run - 1]) {
+            run += 1;
+        }
+        items[..run].reverse();
+    } else {
+        while run < n && !lt(&items[run], &items[run - 1]) {
+            run += 1;
+        }
+    }
+    for start in run..n {
+        let (mut lo, mut hi) = (0, start);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if lt(&items[start], &items[mid]) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        items[lo..=start].rotate_right(1);
+    }
 }
 
 /// Python's order on JSON scalars: numbers by value, text by code point. Values
@@ -426,6 +498,22 @@ mod tests {
                 r#"{"message":"m","l":[{"a":2},{"a":1}]}"#
             ),
             ["l[0].a", "l[1].a"]
+        );
+        // Objects with fewer keys (a subset) go first, as Python's sort puts
+        // them; lists inside them stay in order.
+        assert!(
+            catalog(
+                r#"{"message":"m","l":[{"k":"x","old":"1","new":"2"},{"k":"y","new":"3"}]}"#,
+                r#"{"message":"m","l":[{"k":"y","new":"3"},{"k":"x","old":"1","new":"2"}]}"#
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            catalog(
+                r#"{"message":"m","l":[{"t":["a","b"]}]}"#,
+                r#"{"message":"m","l":[{"t":["b","a"]}]}"#
+            ),
+            ["l[0].t[0]", "l[0].t[1]"]
         );
     }
 
