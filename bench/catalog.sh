@@ -37,6 +37,7 @@ if [ "$status" -gt 1 ]; then
 fi
 
 python3 - "$report" <<'PY'
+import os
 import re
 import sys
 from collections import Counter, defaultdict
@@ -68,11 +69,16 @@ case, case_causes = None, set()
 def close():
     if case is None:
         return
+    # A format that does not load fails all its cases at once.
+    weight = 1
+    if len(case_causes) == 1 and next(iter(case_causes)).startswith("format not loadable"):
+        tests = os.path.join(case, "tests")
+        weight = max(1, len([f for f in os.listdir(tests) if f.endswith(".json")])) if os.path.isdir(tests) else 1
     for c in case_causes:
-        causes[c] += 1
+        causes[c] += weight
         formats[c].add(case.split("/tests/")[0])
     if len(case_causes) == 1:
-        only[next(iter(case_causes))] += 1
+        only[next(iter(case_causes))] += weight
 
 for line in lines:
     m = re.match(r"^FAIL (.*?)(: (.*))?$", line)
@@ -85,6 +91,9 @@ for line in lines:
                 case_causes.add("rejected: " + re.sub(r"\(.*", "", reason[len("rejected: "):]).strip())
             else:
                 case_causes.add("format not loadable")
+                external = re.search(r'unknown external "([^"]+)"', reason)
+                if external:
+                    case_causes = {"format not loadable: " + external.group(1)}
         continue
     m = re.match(r"^  (\S.*?): expected ", line)
     if m and case is not None:
