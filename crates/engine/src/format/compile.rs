@@ -467,6 +467,20 @@ impl Compiler<'_> {
 
     /// `input_field`: a template, or a bare dotted path whose first segment is a layer.
     fn input(&mut self, node: &Node, text: &str) -> Result<Input, LoadError> {
+        // `{{ step.a.b }}` reads the value as it is: the reference engine does not
+        // literal-parse an external's input (a JSON text with `\/` escapes must
+        // reach `json.parse-json` as text, not as a Python literal).
+        let text = match plain_path_template(text) {
+            Some(path)
+                if self
+                    .layers
+                    .slot(path.split('.').next().unwrap_or_default())
+                    .is_some() =>
+            {
+                path
+            }
+            _ => text,
+        };
         if text.contains("{{") || text.contains("{%") {
             return Ok(Input::Template(self.template(node, text)?));
         }
@@ -690,4 +704,17 @@ mod tests {
         assert!(!mentions("{{ my_stage.x }}", "stage"));
         assert!(!mentions("{{ stages }}", "stage"));
     }
+}
+
+/// The dotted path of a template that is only `{{ name.key.key }}` (names only, no
+/// index, filter or call), or `None`.
+fn plain_path_template(text: &str) -> Option<&str> {
+    let inner = text.trim().strip_prefix("{{")?.strip_suffix("}}")?.trim();
+    let ident = |seg: &str| {
+        seg.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    (inner.contains('.') && inner.split('.').all(ident)).then_some(inner)
 }

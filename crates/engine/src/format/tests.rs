@@ -617,3 +617,31 @@ stages:
     // The second split is on commas: `x` is `1 a`, no longer `1`.
     assert_planned_as_interpreted(&f, &["1 a,b", "0 a,b", "1 c", "x y"]);
 }
+
+#[test]
+fn a_plain_path_template_gives_an_external_its_input_unparsed() {
+    // The JSON text escapes its slashes: read as a Python literal it would keep
+    // the backslashes; `json.parse-json` must decode it.
+    let f = load(
+        "pipeline:
+  - name: doc
+    external:
+      name: json.parse-json
+      properties:
+        input_field: '{{ original.message }}'
+        output_field: message
+  - name: s
+stages:
+  s:
+    actions:
+      - set:
+          http.request.referrer: '{{ doc.message.from }}'
+",
+    )
+    .unwrap();
+    let out = run(&f, r#"{"from":"https:\/\/portal.example\/start"}"#);
+    assert_eq!(
+        get(&out, "http.request.referrer"),
+        Some(&Value::from("https://portal.example/start"))
+    );
+}
