@@ -945,7 +945,13 @@ pub(crate) fn apply_values<'a>(
                 return fail("value is not JSON serializable");
             };
             let mut out = std::string::String::new();
-            pyfmt::write_py_json(&mut out, v, f == Tojson);
+            // Jinja's `tojson` sorts keys with the default separators; the
+            // reference's `to_json` keeps key order and writes compact JSON.
+            let style = pyfmt::JsonStyle {
+                sort_keys: f == Tojson,
+                compact: f == ToJson,
+            };
+            pyfmt::write_py_json(&mut out, v, style);
             if f == Tojson {
                 // Jinja's htmlsafe_json_dumps.
                 out = out

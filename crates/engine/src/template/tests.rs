@@ -606,6 +606,12 @@ fn custom_filters() {
         val("{{ ev.d | tojson }}", EV),
         Value::from(r#"{"k": "v", "n": null}"#)
     );
+    // `to_json` is compact and keeps the keys' order (a CloudTrail record's
+    // elements flattened to text).
+    assert_eq!(
+        val("={{ {'z': [1, 2], 'a': ev.d} | to_json }}", EV),
+        Value::from(r#"={"z":[1,2],"a":{"k":"v","n":null}}"#)
+    );
     assert_eq!(
         val("{{ '{\"a\": [1]}' | from_json }}", EV),
         json(r#"{"a": [1]}"#)
