@@ -175,8 +175,46 @@ impl Taxonomy {
                 prefix.push_str(path);
                 Value::Map(self.filter_map(&mut prefix, map, now))
             }
+            Value::List(items) if ty.is_container() => {
+                let mut prefix = String::with_capacity(path.len() + 16);
+                prefix.push_str(path);
+                Value::List(self.type_objects(&mut prefix, items, now))
+            }
             other => coerce_value(ty, other, now),
         }
+    }
+
+    /// A list of objects written to a container keeps all its content, but the
+    /// leaves the taxonomy declares below the container are typed (SPEC §5.2:
+    /// `dns.answers[].ttl` is a `long`).
+    fn type_objects(&self, prefix: &mut String, items: Vec<Value>, now: Timestamp) -> Vec<Value> {
+        items
+            .into_iter()
+            .map(|item| match item {
+                Value::Map(map) => Value::Map(self.type_declared(prefix, map, now)),
+                other => other,
+            })
+            .collect()
+    }
+
+    fn type_declared(&self, prefix: &mut String, mut map: Map, now: Timestamp) -> Map {
+        for (key, value) in map.iter_mut() {
+            let len = prefix.len();
+            prefix.push('.');
+            prefix.push_str(key);
+            let taken = std::mem::take(value);
+            *value = match (self.lookup(prefix), taken) {
+                (Some(ty), Value::List(items)) if ty.is_container() => {
+                    Value::List(self.type_objects(prefix, items, now))
+                }
+                (Some(ty), v) if ty.is_container() => v,
+                (_, Value::Map(inner)) => Value::Map(self.type_declared(prefix, inner, now)),
+                (Some(ty), v) => coerce_value(ty, v, now),
+                (None, v) => v,
+            };
+            prefix.truncate(len);
+        }
+        map
     }
 
     fn filter_map(&self, prefix: &mut String, map: Map, now: Timestamp) -> Map {
@@ -187,6 +225,9 @@ impl Taxonomy {
             prefix.push_str(&key);
             let declared = self.lookup(prefix);
             let kept = match (declared, value) {
+                (Some(ty), Value::List(items)) if ty.is_container() => {
+                    Some(Value::List(self.type_objects(prefix, items, now)))
+                }
                 (Some(ty), v) if ty.is_container() => Some(v),
                 (_, Value::Null) => None,
                 (_, Value::Str(s)) if s.is_empty() => None,
@@ -497,6 +538,24 @@ mod tests {
             now(),
         );
         assert_eq!(out, Value::Map(Map::new()));
+    }
+
+    #[test]
+    fn leaves_in_lists_of_objects_follow_their_declared_types() {
+        // A resolver's answers: `ttl` is a `long`, `class` a keyword, and an
+        // undeclared key is kept as it is.
+        let answers = parse_json(
+            r#"[{"name":"a.example","ttl":"300","class":"IN","extra":7},{"ttl":"60"},"odd"]"#,
+        )
+        .unwrap();
+        let typed = tax().coerce("dns.answers", FieldType::Object, answers, now());
+        assert_eq!(
+            typed,
+            parse_json(
+                r#"[{"name":"a.example","ttl":300,"class":"IN","extra":7},{"ttl":60},"odd"]"#
+            )
+            .unwrap()
+        );
     }
 
     #[test]
