@@ -207,8 +207,8 @@ impl Taxonomy {
                 (Some(ty), Value::List(items)) if ty.is_container() => {
                     Value::List(self.type_objects(prefix, items, now))
                 }
-                (Some(ty), v) if ty.is_container() => v,
                 (_, Value::Map(inner)) => Value::Map(self.type_declared(prefix, inner, now)),
+                (Some(ty), v) if ty.is_container() => v,
                 (Some(ty), v) => coerce_value(ty, v, now),
                 (None, v) => v,
             };
@@ -555,6 +555,17 @@ mod tests {
                 r#"[{"name":"a.example","ttl":300,"class":"IN","extra":7},{"ttl":60},"odd"]"#
             )
             .unwrap()
+        );
+        // Through an object declared inside the list's items (`indicator`).
+        let enrichments = parse_json(
+            r#"[{"indicator":{"first_seen":"2024-02-01T10:00:00.000Z","sightings":"4"}}]"#,
+        )
+        .unwrap();
+        let typed = tax().coerce("threat.enrichments", FieldType::Object, enrichments, now());
+        assert_eq!(
+            typed,
+            parse_json(r#"[{"indicator":{"first_seen":"2024-02-01T10:00:00Z","sightings":4}}]"#)
+                .unwrap()
         );
     }
 
