@@ -657,9 +657,8 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i.min(s.len())
 }
 
-/// `fields.yml`: a mapping of field id → `{name, type, description}`. The format's
-/// own types are laid over ECS.
-pub fn taxonomy_from_fields(file: &str, root: &Node) -> Result<Taxonomy, LoadError> {
+/// The `(name, type)` declarations of a `fields.yml`, in file order.
+pub fn field_declarations(file: &str, root: &Node) -> Result<Vec<(String, FieldType)>, LoadError> {
     let mut declared: Vec<(String, FieldType)> = Vec::new();
     match &root.kind {
         NodeKind::Null => {}
@@ -689,9 +688,7 @@ pub fn taxonomy_from_fields(file: &str, root: &Node) -> Result<Taxonomy, LoadErr
             });
         }
     }
-    Ok(Taxonomy::with_custom(
-        declared.iter().map(|(n, t)| (n.as_str(), *t)),
-    ))
+    Ok(declared)
 }
 
 #[cfg(test)]

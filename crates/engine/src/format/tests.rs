@@ -23,6 +23,7 @@ fn load_with(parser: &str, fields: Option<&str>) -> Result<Format, LoadError> {
                 path: "t/_meta/fields.yml".into(),
                 text: f.into(),
             }),
+            module_fields: None,
             manifest: None,
         },
         &LoadOptions::default(),
@@ -310,6 +311,7 @@ fn lenient_mode_turns_broken_templates_into_warnings() {
                 text: parser.into(),
             },
             fields: None,
+            module_fields: None,
             manifest: None,
         },
         &LoadOptions { lenient: true },
@@ -644,4 +646,33 @@ stages:
         get(&out, "http.request.referrer"),
         Some(&Value::from("https://portal.example/start"))
     );
+}
+
+#[test]
+fn the_vendor_fields_type_writes_and_the_format_fields_win() {
+    let parser = "pipeline:\n  - name: s\nstages:\n  s:\n    actions:\n      - set:\n          acme.count: '12'\n          acme.tag: '7'\n";
+    let file = |path: &str, text: &str| SourceFile {
+        path: path.into(),
+        text: text.into(),
+    };
+    let f = Format::load(
+        &FormatFiles {
+            slug: "t".into(),
+            parser: file("t/ingest/parser.yml", parser),
+            fields: Some(file(
+                "t/_meta/fields.yml",
+                "acme.tag:\n  name: acme.tag\n  type: keyword\n",
+            )),
+            module_fields: Some(file(
+                "_meta/fields.yml",
+                "acme.count:\n  name: acme.count\n  type: long\nacme.tag:\n  name: acme.tag\n  type: long\n",
+            )),
+            manifest: None,
+        },
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    let out = f.parse_message("m", now()).unwrap();
+    assert_eq!(get(&out, "acme.count"), Some(&Value::Int(12)));
+    assert_eq!(get(&out, "acme.tag"), Some(&Value::from("7")));
 }
