@@ -239,9 +239,12 @@ fn from_micros(us: i64) -> Option<Timestamp> {
 }
 
 /// An epoch integer scaled by its digit count: 10 s, 13 ms, 16 µs, 19 ns, and any
-/// other length as seconds × 10^(10 - digits), like the reference engine.
+/// other length as seconds × 10^(10 - digits), like the reference engine. The
+/// count is the length of the number as text, so a minus sign counts as a digit
+/// (the reference reads `-11644473600000`, the Windows epoch in ms, as 15 digits).
 fn epoch_int(v: i64) -> Option<Timestamp> {
-    epoch_scaled(v, v.unsigned_abs().checked_ilog10().map_or(1, |d| d + 1))
+    let digits = v.unsigned_abs().checked_ilog10().map_or(1, |d| d + 1) + u32::from(v < 0);
+    epoch_scaled(v, digits)
 }
 
 fn epoch_scaled(v: i64, digits: u32) -> Option<Timestamp> {
@@ -1450,6 +1453,15 @@ mod tests {
             Some("2022-03-13T08:10:59.000000Z")
         );
         assert_eq!(auto_s("13/13/2022 08:10:59"), None);
+    }
+
+    #[test]
+    fn a_minus_sign_counts_as_a_digit() {
+        // 14 digits and a sign: 15 characters, so seconds × 10^-5.
+        assert_eq!(
+            auto(Value::Int(-12_000_000_000_000)).as_deref(),
+            Some("1966-03-14T02:40:00.000000Z")
+        );
     }
 
     #[test]
