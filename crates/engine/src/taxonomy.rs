@@ -138,11 +138,19 @@ impl Taxonomy {
     }
 
     /// The declared type of `path`, if any. `sekoiaio.*` is keyword by convention.
+    /// A `geo_point`'s `lat` and `lon` written one by one are floats, as they are
+    /// when the point is written whole.
     pub fn lookup(&self, path: &str) -> Option<FieldType> {
         self.fields
             .get(path)
             .copied()
             .or_else(|| path.starts_with("sekoiaio.").then_some(FieldType::Keyword))
+            .or_else(|| {
+                let (parent, key) = path.rsplit_once('.')?;
+                (matches!(key, "lat" | "lon")
+                    && self.fields.get(parent) == Some(&FieldType::GeoPoint))
+                .then_some(FieldType::Float)
+            })
     }
 
     /// The type used to write `path`: undeclared paths are written as they are.
@@ -567,6 +575,22 @@ mod tests {
             parse_json(r#"[{"indicator":{"first_seen":"2024-02-01T10:00:00Z","sightings":4}}]"#)
                 .unwrap()
         );
+    }
+
+    #[test]
+    fn a_geo_points_coordinates_written_alone_are_floats() {
+        assert_eq!(
+            tax().lookup("client.geo.location.lat"),
+            Some(FieldType::Float)
+        );
+        assert_eq!(
+            coerce_value(
+                tax().type_of("client.geo.location.lon"),
+                Value::from("2.352200")
+            ),
+            Value::Float(2.3522)
+        );
+        assert_eq!(tax().lookup("client.geo.location.alt"), None);
     }
 
     #[test]
