@@ -1,6 +1,6 @@
 //! End-of-event enrichments (SPEC §5.4–5.6), applied to every normalized event:
 //! `related.*` from the final field values, `*.address`, `event.outcome` from
-//! `action.outcome`, `host.name` from `host.hostname`, `file.name`/`file.directory`
+//! `action.outcome` (always), `host.name` from `host.hostname`, `file.name`/`file.directory`
 //! from `file.path`, then the `url.*` parts of `url.original` (or `url.full`) and the
 //! registered domain, top-level domain and subdomain of the domain names. These
 //! only fill fields that are absent. Each looks at the event's top-level keys
@@ -189,10 +189,26 @@ pub(crate) fn related_sources() -> Vec<(&'static str, Vec<Vec<&'static str>>)> {
 pub(crate) const ADDRESS_SIDES: [&str; 3] = ["source", "destination", "client"];
 
 /// Copies made when the destination is absent: `(from, to)`, in rule order.
-pub(crate) const COPIES: [(&[&str], &[&str]); 2] = [
-    (&["action", "outcome"], &["event", "outcome"]),
-    (&["host", "hostname"], &["host", "name"]),
+pub(crate) const COPIES: [(&[&str], &[&str]); 1] = [(&["host", "hostname"], &["host", "name"])];
+
+/// The fields whose enrichments (URL parts, domain parts, user agent) only
+/// [`enrich`] runs. An executor that resolves the other rules ahead of time hands
+/// the events that carry any of them to the interpreter, so that this code is the
+/// only copy of those rules; formats that write none of them pay nothing.
+pub(crate) const SHARED_ONLY_SOURCES: [&[&str]; 8] = [
+    &["url", "original"],
+    &["url", "full"],
+    &["url", "domain"],
+    &["source", "domain"],
+    &["destination", "domain"],
+    &["client", "domain"],
+    &["dns", "question", "name"],
+    &["user_agent", "original"],
 ];
+
+/// Copies made whenever the source exists: `(from, to)`.
+pub(crate) const OVERWRITES: [(&[&str], &[&str]); 1] =
+    [(&["action", "outcome"], &["event", "outcome"])];
 
 /// Applies every enrichment to `event` in place.
 pub fn enrich(event: &mut Map) {
@@ -456,10 +472,11 @@ fn addresses(event: &mut Map, tops: &Tops) {
     }
 }
 
+/// `event.outcome` is `action.outcome` whenever that exists, even over a value
+/// the parser wrote (the reference engine gives `event.outcome` the action's
+/// outcome in every case that has one).
 fn outcome(event: &mut Map, tops: &Tops) {
-    if tops.get(event, (Top::Event, &["outcome"])).is_none()
-        && let Some(o) = tops.get(event, (Top::Action, &["outcome"])).cloned()
-    {
+    if let Some(o) = tops.get(event, (Top::Action, &["outcome"])).cloned() {
         set(event, &["event", "outcome"], o);
     }
 }
@@ -558,6 +575,12 @@ mod tests {
         assert_eq!(
             out.pointer(&["file", "directory"]).unwrap(),
             &Value::from("C:\\dir")
+        );
+        // The action's outcome replaces one the parser wrote.
+        let replaced = run(r#"{"action":{"outcome":"denied"},"event":{"outcome":"failure"}}"#);
+        assert_eq!(
+            replaced.pointer(&["event", "outcome"]).unwrap(),
+            &Value::from("denied")
         );
     }
 

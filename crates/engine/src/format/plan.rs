@@ -426,6 +426,11 @@ struct Enrichments {
     addresses: Vec<(Range, u32, Option<u32>, Option<u32>)>,
     /// `(from, to)`: copied when `to` is absent.
     copies: Vec<(u32, u32)>,
+    /// `(from, to)`: copied whenever `from` is set.
+    overwrites: Vec<(u32, u32)>,
+    /// Slots of [`enrich::SHARED_ONLY_SOURCES`]: an event with any of them set
+    /// goes to the interpreter, whose enrichment has those rules.
+    shared_only: Vec<u32>,
 }
 
 pub(crate) struct Plan {
@@ -841,7 +846,7 @@ fn fixed_slots(
     for &(_, address, _, _) in &enrichments.addresses {
         any(address);
     }
-    for &(_, to) in &enrichments.copies {
+    for &(_, to) in enrichments.copies.iter().chain(&enrichments.overwrites) {
         any(to);
     }
     for step in steps {
@@ -1113,6 +1118,8 @@ struct EnrichNodes {
     related: Vec<(usize, Vec<usize>)>,
     addresses: Vec<(usize, usize, Option<usize>, Option<usize>)>,
     copies: Vec<(usize, usize)>,
+    overwrites: Vec<(usize, usize)>,
+    shared_only: Vec<usize>,
 }
 
 /// Adds the fields the enrichments may write to the layout, or refuses when a
@@ -1157,10 +1164,22 @@ fn plan_enrichments(layout: &mut Layout) -> Option<EnrichNodes> {
             copies.push((from, layout.insert(to)?));
         }
     }
+    let mut overwrites = Vec::new();
+    for (from, to) in enrich::OVERWRITES {
+        if let Some(from) = leaf(layout, from)? {
+            overwrites.push((from, layout.insert(to)?));
+        }
+    }
+    let mut shared_only = Vec::new();
+    for path in enrich::SHARED_ONLY_SOURCES {
+        shared_only.extend(leaf(layout, path)?);
+    }
     Some(EnrichNodes {
         related,
         addresses,
         copies,
+        overwrites,
+        shared_only,
     })
 }
 
@@ -1190,6 +1209,12 @@ impl EnrichNodes {
                 .into_iter()
                 .map(|(from, to)| (out(from), out(to)))
                 .collect(),
+            overwrites: self
+                .overwrites
+                .into_iter()
+                .map(|(from, to)| (out(from), out(to)))
+                .collect(),
+            shared_only: self.shared_only.into_iter().map(out).collect(),
         }
     }
 }
@@ -2091,6 +2116,14 @@ impl Plan {
             // The interpreter words the rejection.
             return Planned::Fallback;
         }
+        if self
+            .enrichments
+            .shared_only
+            .iter()
+            .any(|&s| state.is_set(s))
+        {
+            return Planned::Fallback;
+        }
         self.enrich(state, message);
         // Keys and values: a span is at most the message, most fields are short.
         out.reserve(self.width_hint + 2 * message.len());
@@ -2440,6 +2473,11 @@ impl Plan {
         state.sides = sides;
         for &(from, to) in &e.copies {
             if !state.is_set(to) && state.is_set(from) {
+                state.set(to, state.outs[from as usize]);
+            }
+        }
+        for &(from, to) in &e.overwrites {
+            if state.is_set(from) {
                 state.set(to, state.outs[from as usize]);
             }
         }
