@@ -6,6 +6,7 @@
 //! A delivery's claim is accepted once every request that carried its events
 //! succeeded (or its refused events were accepted by the dead letter).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -109,30 +110,43 @@ pub async fn run<S: Service>(service: Arc<S>, input: SinkInput, settings: Driver
         abort,
     } = input;
     let settings = Arc::new(settings);
+    let concurrency = settings.concurrency.max(1);
     let linger = Duration::from_secs_f64(settings.batch.timeout_secs.max(0.0));
     let mut in_flight = JoinSet::new();
+    // Full requests waiting for a free slot; no more is taken from the queue while
+    // `concurrency` of them wait, so memory stays bounded.
+    let mut ready: VecDeque<Request> = VecDeque::new();
     let mut open = Request::default();
     let mut opened_at = Instant::now();
     let mut closed = false;
-    while !closed || open.count > 0 {
-        // Bounded memory: at most `concurrency` requests out, one being filled.
-        while in_flight.len() >= settings.concurrency.max(1) {
-            in_flight.join_next().await;
+    loop {
+        while in_flight.len() < concurrency
+            && let Some(request) = ready.pop_front()
+        {
+            in_flight.spawn(send(
+                service.clone(),
+                name.clone(),
+                request,
+                settings.clone(),
+                abort.clone(),
+            ));
+        }
+        if closed && open.count == 0 && ready.is_empty() {
+            break;
         }
         let deadline = tokio::time::Instant::from_std(opened_at + linger);
         tokio::select! {
-            d = rx.recv(), if !closed => match d {
+            d = rx.recv(), if !closed && ready.len() < concurrency => match d {
                 Some(d) => {
                     if open.count == 0 {
                         opened_at = Instant::now();
                     }
-                    for full in add(&mut open, d, &settings.batch) {
-                        in_flight.spawn(send(service.clone(), name.clone(), full, settings.clone(), abort.clone()));
-                    }
+                    ready.extend(add(&mut open, d, &settings.batch));
                 }
                 None => closed = true,
             },
             _ = tokio::time::sleep_until(deadline), if open.count > 0 => {}
+            Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
         }
         let due = open.count > 0
             && (closed
@@ -140,14 +154,7 @@ pub async fn run<S: Service>(service: Arc<S>, input: SinkInput, settings: Driver
                 || open.body.len() >= settings.batch.max_bytes
                 || opened_at.elapsed() >= linger);
         if due {
-            let full = std::mem::take(&mut open);
-            in_flight.spawn(send(
-                service.clone(),
-                name.clone(),
-                full,
-                settings.clone(),
-                abort.clone(),
-            ));
+            ready.push_back(std::mem::take(&mut open));
         }
     }
     while in_flight.join_next().await.is_some() {}
