@@ -676,3 +676,46 @@ fn the_vendor_fields_type_writes_and_the_format_fields_win() {
     assert_eq!(get(&out, "acme.count"), Some(&Value::Int(12)));
     assert_eq!(get(&out, "acme.tag"), Some(&Value::from("7")));
 }
+
+#[test]
+fn the_flat_executor_hands_url_domain_and_user_agent_events_to_the_shared_enrichment() {
+    let f = load(&format!(
+        "pipeline:{KV}  - name: s
+stages:
+  s:
+    actions:
+      - set:
+          url.original: '{{{{ kv.message.url }}}}'
+          destination.domain: '{{{{ kv.message.host }}}}'
+          user_agent.original: '{{{{ kv.message.ua }}}}'
+          action.outcome: '{{{{ kv.message.result }}}}'
+          event.outcome: '{{{{ kv.message.outcome }}}}'
+          event.code: '{{{{ kv.message.code }}}}'
+"
+    ))
+    .unwrap();
+    let lines = [
+        "url=https://files.example.org/a?b=1 code=7",
+        "host=mail.example.co.uk code=7",
+        "ua=curl/8.5.0 code=7",
+        // None of the sources: the flat executor writes it, action over event outcome.
+        "result=denied outcome=failure code=7",
+        "code=7",
+    ];
+    assert_planned_as_interpreted(&f, &lines);
+    let out = run(&f, lines[0]);
+    assert_eq!(
+        get(&out, "url.registered_domain"),
+        Some(&Value::from("example.org"))
+    );
+    assert_eq!(get(&out, "url.port"), Some(&Value::Int(443)));
+    let out = run(&f, lines[1]);
+    assert_eq!(
+        get(&out, "destination.subdomain"),
+        Some(&Value::from("mail"))
+    );
+    let out = run(&f, lines[2]);
+    assert_eq!(get(&out, "user_agent.name"), Some(&Value::from("curl")));
+    let out = run(&f, lines[3]);
+    assert_eq!(get(&out, "event.outcome"), Some(&Value::from("denied")));
+}
