@@ -691,18 +691,6 @@ pub fn field_declarations(file: &str, root: &Node) -> Result<Vec<(String, FieldT
     Ok(declared)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mentions_whole_identifiers_only() {
-        assert!(mentions("{{ stage.x }}", "stage"));
-        assert!(!mentions("{{ my_stage.x }}", "stage"));
-        assert!(!mentions("{{ stages }}", "stage"));
-    }
-}
-
 /// The dotted path of a template that is only `{{ name.key.key }}` (names only, no
 /// index, filter or call), or `None`.
 fn plain_path_template(text: &str) -> Option<&str> {
@@ -714,4 +702,16 @@ fn plain_path_template(text: &str) -> Option<&str> {
             && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
     };
     (inner.contains('.') && inner.split('.').all(ident)).then_some(inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_whole_identifiers_only() {
+        assert!(mentions("{{ stage.x }}", "stage"));
+        assert!(!mentions("{{ my_stage.x }}", "stage"));
+        assert!(!mentions("{{ stages }}", "stage"));
+    }
 }
