@@ -98,6 +98,8 @@ const BASE_FIELDS: &[(&str, FieldType)] = &[
     ("os.family", FieldType::Keyword),
     ("os.platform", FieldType::Keyword),
     ("event.message", FieldType::Keyword),
+    // The one `sekoiaio.*` number: every other `sekoiaio.*` field is a keyword.
+    ("sekoiaio.repeat.count", FieldType::Long),
 ];
 
 static ECS_TSV: &str = include_str!("../data/ecs_fields.tsv");
@@ -591,6 +593,19 @@ mod tests {
             Value::Float(2.3522)
         );
         assert_eq!(tax().lookup("client.geo.location.alt"), None);
+    }
+
+    #[test]
+    fn a_repeat_count_is_a_number_other_sekoiaio_fields_text() {
+        let t = tax();
+        assert_eq!(
+            coerce_value(t.type_of("sekoiaio.repeat.count"), Value::from("12")),
+            Value::Int(12)
+        );
+        assert_eq!(
+            coerce_value(t.type_of("sekoiaio.tags"), Value::Int(12)),
+            Value::from("12")
+        );
     }
 
     #[test]
