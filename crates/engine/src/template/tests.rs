@@ -181,6 +181,15 @@ fn undefined_semantics() {
     assert!(run("{{ ev.none | length }}", EV).is_err());
     assert_eq!(val("{{ nothing | length }}", EV), Value::Int(0));
     assert_eq!(val("{{ 'a' in nothing }}", EV), Value::Bool(false));
+    // An interface id a flow record lacks is "in [0, null]": Undefined equals the
+    // undefined name `null`, so the filter is false and the field stays unset.
+    assert_eq!(
+        val("{{ ev.missing not in [0, null] }}", EV),
+        Value::Bool(false)
+    );
+    assert_eq!(val("{{ ev.missing in [0, null] }}", EV), Value::Bool(true));
+    assert_eq!(val("{{ ev.missing in [0, 1] }}", EV), Value::Bool(false));
+    assert_eq!(val("{{ ev.none in [0, null] }}", EV), Value::Bool(false));
     // Item access on None is Undefined (Jinja), on Undefined an error.
     assert_eq!(run("{{ ev.none.x }}", EV), Ok(None));
     assert!(run("{{ nothing[0] }}", EV).is_err());
