@@ -12,9 +12,14 @@ pub enum FormatsCommand {
     List,
     /// Run the test cases of format folders and report each failing case.
     #[command(after_help = "Examples:
-  intake formats test formats/
+  intake formats test --strict formats/
   intake formats test path/to/my-format
-  intake formats test --lenient path/to/catalog")]
+  intake formats test --lenient path/to/catalog
+
+Cases are compared as the public catalog's harness compares them: the fixed
+sekoiaio.intake.* and event.id values on both sides, every list of scalars sorted,
+numbers by value (1 = 1.0), text exactly. --strict compares as intake's own golden
+cases do: lists in order (but related.*), numbers by type, timestamps as instants.")]
     Test(TestArgs),
 }
 
@@ -26,6 +31,10 @@ pub struct TestArgs {
     /// Third-party catalog mode: unknown keys and broken templates become warnings.
     #[arg(long)]
     pub lenient: bool,
+    /// Compare exactly, as intake's own formats are tested: lists in order (but
+    /// related.*), numbers by type (8080 ≠ 8080.0), timestamps as instants.
+    #[arg(long)]
+    pub strict: bool,
     /// The current time, for dates without a year (RFC 3339; default: now).
     #[arg(long)]
     pub now: Option<String>,
@@ -55,6 +64,11 @@ fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     let now = crate::parse_cmd::parse_now(args.now.as_deref())?;
     let options = LoadOptions {
         lenient: args.lenient,
+    };
+    let rules = if args.strict {
+        intake_formats::Rules::Strict
+    } else {
+        intake_formats::Rules::Catalog
     };
     let (mut passed, mut failed) = (0usize, 0usize);
     for root in &args.paths {
@@ -92,13 +106,13 @@ fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
                 let result = format.parse(case.input.clone(), now);
                 let diffs = match &result {
                     Ok(event) => {
-                        let mut diffs = intake_formats::compare(&case.expected, event);
+                        let mut diffs = intake_formats::compare(&case.expected, event, rules);
                         // Raw messages also take the direct path to JSON (the flat
                         // executor when the format has one): it must agree.
                         if diffs.is_empty()
                             && let Some(direct) = direct_event(&format, &case.input, now)
                         {
-                            diffs = intake_formats::compare(&case.expected, &direct);
+                            diffs = intake_formats::compare(&case.expected, &direct, rules);
                             for d in &mut diffs {
                                 d.path = format!("{} (direct path to JSON)", d.path);
                             }

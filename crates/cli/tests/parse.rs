@@ -70,7 +70,8 @@ fn parse_reproduces_every_builtin_case() {
             info.slug
         );
         for (case, event) in folder.tests.iter().zip(&events) {
-            let diffs = intake_formats::compare(&case.expected, event);
+            let diffs =
+                intake_formats::compare(&case.expected, event, intake_formats::Rules::Strict);
             assert!(diffs.is_empty(), "{}: {:?}", case.name, diffs);
             checked += 1;
         }
@@ -343,7 +344,7 @@ fn a_truncated_gzip_keeps_what_was_read_and_fails() {
 #[test]
 fn formats_test_passes_on_the_builtin_formats() {
     let out = intake()
-        .args(["formats", "test", "--now", NOW])
+        .args(["formats", "test", "--strict", "--now", NOW])
         .arg(repo().join("formats"))
         .output()
         .unwrap();

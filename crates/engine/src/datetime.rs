@@ -239,9 +239,12 @@ fn from_micros(us: i64) -> Option<Timestamp> {
 }
 
 /// An epoch integer scaled by its digit count: 10 s, 13 ms, 16 µs, 19 ns, and any
-/// other length as seconds × 10^(10 - digits), like the reference engine.
+/// other length as seconds × 10^(10 - digits), like the reference engine. The
+/// count is the length of the number as text, so a minus sign counts as a digit
+/// (the reference reads `-11644473600000`, the Windows epoch in ms, as 15 digits).
 fn epoch_int(v: i64) -> Option<Timestamp> {
-    epoch_scaled(v, v.unsigned_abs().checked_ilog10().map_or(1, |d| d + 1))
+    let digits = v.unsigned_abs().checked_ilog10().map_or(1, |d| d + 1) + u32::from(v < 0);
+    epoch_scaled(v, digits)
 }
 
 fn epoch_scaled(v: i64, digits: u32) -> Option<Timestamp> {
@@ -474,6 +477,12 @@ fn parse_local(b: &[u8], this_year: i32) -> Option<(NaiveDateTime, Option<FixedO
         if b.get(4).is_some_and(|&x| x == b'-' || x == b'/') {
             return parse_iso(&mut c);
         }
+        if b.get(4) == Some(&b' ') && b.get(5).is_some_and(u8::is_ascii_alphabetic) {
+            return parse_year_month_name(&mut c);
+        }
+        if b.get(2) == Some(&b'/') && b.get(3).is_some_and(u8::is_ascii_digit) {
+            return parse_us_numeric(&mut c);
+        }
         return parse_day_first(&mut c);
     }
     // Optional weekday (`Tue`, `Tuesday,`).
@@ -581,16 +590,64 @@ fn parse_iso(c: &mut Cur) -> Option<(NaiveDateTime, Option<FixedOffset>)> {
     Some((make(y, mo, d, h, mi, s, us)?, off))
 }
 
-/// `dd/Mon/YYYY:HH:MM:SS ±zzzz` (HTTP) and `DD Mon YYYY HH:MM:SS …` (RFC 2822).
+/// `YYYY Mon DD HH:MM:SS` (Cisco NX-OS), with an optional zone.
+fn parse_year_month_name(c: &mut Cur) -> Option<(NaiveDateTime, Option<FixedOffset>)> {
+    let y = c.fixed(4)? as i32;
+    c.spaces();
+    let mo = month_name(c.word())?;
+    if c.spaces() == 0 {
+        return None;
+    }
+    let d = c.digits(2)?;
+    if c.spaces() == 0 {
+        return None;
+    }
+    let (h, mi, s, us) = parse_time(c)?;
+    let off = parse_trailing_zone(c).ok()?;
+    Some((make(y, mo, d, h, mi, s, us)?, off))
+}
+
+/// `MM/DD/YYYY HH:MM:SS`: numeric dates read month first, as the reference's
+/// parser (dateutil, `dayfirst=False`) reads them, unless the first number cannot
+/// be a month.
+fn parse_us_numeric(c: &mut Cur) -> Option<(NaiveDateTime, Option<FixedOffset>)> {
+    let first = c.digits(2)?;
+    if !c.eat(b'/') {
+        return None;
+    }
+    let second = c.digits(2)?;
+    let (mo, d) = if first > 12 {
+        (second, first)
+    } else {
+        (first, second)
+    };
+    if !c.eat(b'/') {
+        return None;
+    }
+    let y = c.fixed(4)? as i32;
+    if c.done() {
+        return Some((make(y, mo, d, 0, 0, 0, 0)?, None));
+    }
+    if c.spaces() == 0 {
+        return None;
+    }
+    let (h, mi, s, us) = parse_time(c)?;
+    let off = parse_trailing_zone(c).ok()?;
+    Some((make(y, mo, d, h, mi, s, us)?, off))
+}
+
+/// `dd/Mon/YYYY:HH:MM:SS ±zzzz` (HTTP), `DD-Mon-YYYY HH:MM:SS` and
+/// `DD Mon YYYY HH:MM:SS …` (RFC 2822).
 fn parse_day_first(c: &mut Cur) -> Option<(NaiveDateTime, Option<FixedOffset>)> {
     let d = c.digits(2)?;
     let http = c.eat(b'/');
-    if !http && c.spaces() == 0 {
+    let dashed = !http && c.eat(b'-');
+    if !http && !dashed && c.spaces() == 0 {
         return None;
     }
     let mo = month_name(c.word())?;
-    if http {
-        if !c.eat(b'/') {
+    if http || dashed {
+        if !c.eat(if http { b'/' } else { b'-' }) {
             return None;
         }
     } else if c.spaces() == 0 {
@@ -1372,6 +1429,39 @@ mod tests {
 
     fn auto_s(s: &str) -> Option<String> {
         auto(Value::from(s))
+    }
+
+    #[test]
+    fn more_text_shapes_of_the_reference_parser() {
+        // Day, month name and year joined by dashes (ESET exports).
+        assert_eq!(
+            auto_s("07-Mar-2023 16:45:09").as_deref(),
+            Some("2023-03-07T16:45:09.000000Z")
+        );
+        // Year first, then the month's name (Cisco NX-OS).
+        assert_eq!(
+            auto_s("2022 Nov 03 08:10:59").as_deref(),
+            Some("2022-11-03T08:10:59.000000Z")
+        );
+        // Numeric dates are month first (dateutil's default).
+        assert_eq!(
+            auto_s("11/03/2022 08:10:59").as_deref(),
+            Some("2022-11-03T08:10:59.000000Z")
+        );
+        assert_eq!(
+            auto_s("13/03/2022 08:10:59").as_deref(),
+            Some("2022-03-13T08:10:59.000000Z")
+        );
+        assert_eq!(auto_s("13/13/2022 08:10:59"), None);
+    }
+
+    #[test]
+    fn a_minus_sign_counts_as_a_digit() {
+        // 14 digits and a sign: 15 characters, so seconds × 10^-5.
+        assert_eq!(
+            auto(Value::Int(-12_000_000_000_000)).as_deref(),
+            Some("1966-03-14T02:40:00.000000Z")
+        );
     }
 
     #[test]

@@ -1,7 +1,14 @@
-//! End-of-event enrichments (SPEC §5.4–5.5), applied to every normalized event:
+//! End-of-event enrichments (SPEC §5.4–5.6), applied to every normalized event:
 //! `related.*` from the final field values, `*.address`, `event.outcome` from
-//! `action.outcome`, `host.name` from `host.hostname`, `file.name`/`file.directory`
-//! from `file.path`. Enrichments only fill fields that are absent.
+//! `action.outcome` (always), `host.name` from `host.hostname`, `file.name`/`file.directory`
+//! from `file.path`, then the `url.*` parts of `url.original` (or `url.full`) and the
+//! registered domain, top-level domain and subdomain of the domain names. These
+//! only fill fields that are absent. Each looks at the event's top-level keys
+//! first, so events without the objects it reads cost one lookup.
+
+mod domain;
+mod url_parts;
+mod user_agent;
 
 use crate::json::to_json_string;
 use crate::value::{Map, Str, Value};
@@ -25,9 +32,10 @@ enum Top {
     Tls,
     Action,
     Event,
+    UserAgent,
 }
 
-const TOPS: usize = 15;
+const TOPS: usize = 16;
 
 impl Top {
     fn of(key: &str) -> Option<Top> {
@@ -47,6 +55,7 @@ impl Top {
             "tls" => Top::Tls,
             "action" => Top::Action,
             "event" => Top::Event,
+            "user_agent" => Top::UserAgent,
             _ => return None,
         })
     }
@@ -68,6 +77,7 @@ impl Top {
             Top::Tls => "tls",
             Top::Action => "action",
             Top::Event => "event",
+            Top::UserAgent => "user_agent",
         }
     }
 }
@@ -179,10 +189,26 @@ pub(crate) fn related_sources() -> Vec<(&'static str, Vec<Vec<&'static str>>)> {
 pub(crate) const ADDRESS_SIDES: [&str; 3] = ["source", "destination", "client"];
 
 /// Copies made when the destination is absent: `(from, to)`, in rule order.
-pub(crate) const COPIES: [(&[&str], &[&str]); 2] = [
-    (&["action", "outcome"], &["event", "outcome"]),
-    (&["host", "hostname"], &["host", "name"]),
+pub(crate) const COPIES: [(&[&str], &[&str]); 1] = [(&["host", "hostname"], &["host", "name"])];
+
+/// The fields whose enrichments (URL parts, domain parts, user agent) only
+/// [`enrich`] runs. An executor that resolves the other rules ahead of time hands
+/// the events that carry any of them to the interpreter, so that this code is the
+/// only copy of those rules; formats that write none of them pay nothing.
+pub(crate) const SHARED_ONLY_SOURCES: [&[&str]; 8] = [
+    &["url", "original"],
+    &["url", "full"],
+    &["url", "domain"],
+    &["source", "domain"],
+    &["destination", "domain"],
+    &["client", "domain"],
+    &["dns", "question", "name"],
+    &["user_agent", "original"],
 ];
+
+/// Copies made whenever the source exists: `(from, to)`.
+pub(crate) const OVERWRITES: [(&[&str], &[&str]); 1] =
+    [(&["action", "outcome"], &["event", "outcome"])];
 
 /// Applies every enrichment to `event` in place.
 pub fn enrich(event: &mut Map) {
@@ -192,6 +218,125 @@ pub fn enrich(event: &mut Map) {
     outcome(event, &tops);
     host_name(event, &tops);
     file_parts(event, &tops);
+    url(event, &tops);
+    dns_question(event, &tops);
+    user_agent(event, &tops);
+}
+
+fn get_mut<'a>(event: &'a mut Map, path: &[&str]) -> Option<&'a mut Value> {
+    let (first, rest) = path.split_first()?;
+    let mut cur = event.get_mut(first)?;
+    for seg in rest {
+        cur = cur.as_map_mut()?.get_mut(seg)?;
+    }
+    Some(cur)
+}
+
+/// Sets `path` to `value` unless a value is already there.
+fn fill(event: &mut Map, path: &[&str], value: Value) {
+    if get_mut(event, path).is_none() {
+        set(event, path, value);
+    }
+}
+
+/// `url.*` from `url.full`, else `url.original`; without either, the domain parts of
+/// a written `url.domain`.
+fn url(event: &mut Map, tops: &Tops) {
+    if !tops.has(Top::Url) {
+        return;
+    }
+    let source = [&["full"][..], &["original"]].into_iter().find_map(|key| {
+        match tops.get(event, (Top::Url, key)) {
+            Some(Value::Str(s)) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        }
+    });
+    let Some(text) = source else {
+        if let Some(Value::Str(d)) = tops.get(event, (Top::Url, &["domain"])) {
+            let d = d.clone();
+            domain_parts(event, &["url"], &d);
+        }
+        return;
+    };
+    let parts = url_parts::split(&text);
+    if parts.is_web {
+        fill(event, &["url", "full"], Value::Str(text.clone()));
+    }
+    if let Some(scheme) = parts.scheme {
+        fill(event, &["url", "scheme"], Value::from(scheme.as_str()));
+    }
+    if let Some(port) = parts.port {
+        fill(event, &["url", "port"], Value::Int(port));
+    }
+    if let Some(path) = parts.path {
+        fill(event, &["url", "path"], Value::from(path));
+    }
+    if let Some(query) = parts.query {
+        fill(event, &["url", "query"], Value::from(query));
+    }
+    if let Some(domain) = parts.domain {
+        domain_parts(event, &["url"], &domain);
+        fill(event, &["url", "domain"], Value::from(domain.as_str()));
+    }
+}
+
+/// `dns.question.registered_domain` and the other parts of `dns.question.name`.
+fn dns_question(event: &mut Map, tops: &Tops) {
+    if let Some(Value::Str(name)) = tops.get(event, (Top::Dns, &["question", "name"])) {
+        let name = name.clone();
+        domain_parts(event, &["dns", "question"], &name);
+    }
+}
+
+/// `user_agent.{name,version,os.name,os.version,device.name}` from
+/// `user_agent.original`. Unlike the other enrichments these replace what a parser
+/// wrote, as the reference engine does; a version the rules do not give is removed.
+fn user_agent(event: &mut Map, tops: &Tops) {
+    let Some(Value::Str(original)) = tops.get(event, (Top::UserAgent, &["original"])) else {
+        return;
+    };
+    let parts = user_agent::parse(original);
+    let Some(Value::Map(ua)) = get_mut(event, &["user_agent"]) else {
+        return;
+    };
+    ua.insert("name", Value::from(parts.name.as_str()));
+    match parts.version {
+        Some(v) => ua.insert("version", Value::from(v.as_str())),
+        None => ua.remove("version"),
+    };
+    for (key, name, version) in [
+        ("os", Some(parts.os_name), Some(parts.os_version)),
+        ("device", Some(parts.device_name), None),
+    ] {
+        let slot = ua.entry(key);
+        if !matches!(slot, Value::Map(_)) {
+            *slot = Value::Map(Map::new());
+        }
+        let Value::Map(m) = slot else { continue };
+        if let Some(name) = name {
+            m.insert("name", Value::from(name.as_str()));
+        }
+        match version.flatten() {
+            Some(v) => m.insert("version", Value::from(v.as_str())),
+            None => m.remove("version"),
+        };
+    }
+}
+
+/// Fills `registered_domain`, `top_level_domain` and `subdomain` under `object`.
+fn domain_parts(event: &mut Map, object: &[&str], name: &str) {
+    let parts = domain::split(name);
+    for (key, part) in [
+        ("registered_domain", parts.registered_domain),
+        ("top_level_domain", parts.top_level_domain),
+        ("subdomain", parts.subdomain),
+    ] {
+        if let Some(part) = part {
+            let mut path = object.to_vec();
+            path.push(key);
+            fill(event, &path, Value::from(part));
+        }
+    }
 }
 
 fn set(event: &mut Map, path: &[&str], value: Value) {
@@ -308,25 +453,30 @@ fn related(event: &mut Map, tops: &Tops) {
     }
 }
 
+/// `X.address` from `X.domain`, else `X.ip`. An address taken from the domain also
+/// gets the domain's parts: the reference engine splits no domain whose address a
+/// parser wrote (`destination.domain` from a TLS SNI beside an IP address).
 fn addresses(event: &mut Map, tops: &Tops) {
     for side in [Top::Source, Top::Destination, Top::Client] {
         if !tops.has(side) || tops.get(event, (side, &["address"])).is_some() {
             continue;
         }
-        let address = tops
-            .get(event, (side, &["domain"]))
-            .or_else(|| tops.get(event, (side, &["ip"])))
-            .cloned();
-        if let Some(a) = address {
-            set(event, &[side.name(), "address"], a);
+        if let Some(domain) = tops.get(event, (side, &["domain"])).cloned() {
+            if let Value::Str(name) = &domain {
+                domain_parts(event, &[side.name()], name);
+            }
+            set(event, &[side.name(), "address"], domain);
+        } else if let Some(ip) = tops.get(event, (side, &["ip"])).cloned() {
+            set(event, &[side.name(), "address"], ip);
         }
     }
 }
 
+/// `event.outcome` is `action.outcome` whenever that exists, even over a value
+/// the parser wrote (the reference engine gives `event.outcome` the action's
+/// outcome in every case that has one).
 fn outcome(event: &mut Map, tops: &Tops) {
-    if tops.get(event, (Top::Event, &["outcome"])).is_none()
-        && let Some(o) = tops.get(event, (Top::Action, &["outcome"])).cloned()
-    {
+    if let Some(o) = tops.get(event, (Top::Action, &["outcome"])).cloned() {
         set(event, &["event", "outcome"], o);
     }
 }
@@ -426,11 +576,85 @@ mod tests {
             out.pointer(&["file", "directory"]).unwrap(),
             &Value::from("C:\\dir")
         );
+        // The action's outcome replaces one the parser wrote.
+        let replaced = run(r#"{"action":{"outcome":"denied"},"event":{"outcome":"failure"}}"#);
+        assert_eq!(
+            replaced.pointer(&["event", "outcome"]).unwrap(),
+            &Value::from("denied")
+        );
     }
 
     #[test]
     fn nothing_added_to_an_unrelated_event() {
         let out = run(r#"{"message":"x"}"#);
         assert_eq!(out, parse_json(r#"{"message":"x"}"#).unwrap());
+    }
+
+    #[test]
+    fn url_parts_from_the_full_url_else_the_original() {
+        let out = run(
+            r#"{"url":{"original":"/api/v2/items?page=3","full":"https://api.shop.example.co.uk/api/v2/items?page=3"}}"#,
+        );
+        assert_eq!(
+            out.pointer(&["url"]).unwrap(),
+            &parse_json(
+                r#"{"original":"/api/v2/items?page=3","full":"https://api.shop.example.co.uk/api/v2/items?page=3",
+                    "scheme":"https","port":443,"path":"/api/v2/items","query":"page=3",
+                    "registered_domain":"example.co.uk","top_level_domain":"co.uk","subdomain":"api.shop",
+                    "domain":"api.shop.example.co.uk"}"#
+            )
+            .unwrap()
+        );
+        // Text without a scheme is a path; a written domain is kept and not split,
+        // and the derived parts do not reach related.hosts.
+        let out = run(
+            r#"{"url":{"original":"cdn.example.net/img/logo.png","domain":"cdn.example.net"}}"#,
+        );
+        assert_eq!(
+            out.pointer(&["url"]).unwrap(),
+            &parse_json(
+                r#"{"original":"cdn.example.net/img/logo.png","domain":"cdn.example.net","path":"cdn.example.net/img/logo.png"}"#
+            )
+            .unwrap()
+        );
+        assert_eq!(
+            out.pointer(&["related", "hosts"]),
+            Some(&parse_json(r#"["cdn.example.net"]"#).unwrap())
+        );
+    }
+
+    #[test]
+    fn a_written_url_domain_is_split_when_there_is_no_url() {
+        let out = run(r#"{"url":{"domain":"mail.example.org"}}"#);
+        assert_eq!(
+            out.pointer(&["url", "registered_domain"]),
+            Some(&Value::from("example.org"))
+        );
+        assert_eq!(
+            out.pointer(&["url", "subdomain"]),
+            Some(&Value::from("mail"))
+        );
+    }
+
+    #[test]
+    fn domains_are_split_only_when_they_give_the_address() {
+        let out = run(
+            r#"{"source":{"domain":"relay.mx.example.com","ip":"192.0.2.7"},
+                "destination":{"domain":"www.example.org","ip":"198.51.100.9","address":"198.51.100.9"},
+                "dns":{"question":{"name":"time.example.net"}}}"#,
+        );
+        assert_eq!(
+            out.pointer(&["source"]).unwrap(),
+            &parse_json(
+                r#"{"domain":"relay.mx.example.com","ip":"192.0.2.7","registered_domain":"example.com",
+                    "top_level_domain":"com","subdomain":"relay.mx","address":"relay.mx.example.com"}"#
+            )
+            .unwrap()
+        );
+        assert_eq!(out.pointer(&["destination", "registered_domain"]), None);
+        assert_eq!(
+            out.pointer(&["dns", "question", "registered_domain"]),
+            Some(&Value::from("example.net"))
+        );
     }
 }

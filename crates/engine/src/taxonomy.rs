@@ -98,6 +98,8 @@ const BASE_FIELDS: &[(&str, FieldType)] = &[
     ("os.family", FieldType::Keyword),
     ("os.platform", FieldType::Keyword),
     ("event.message", FieldType::Keyword),
+    // The one `sekoiaio.*` number: every other `sekoiaio.*` field is a keyword.
+    ("sekoiaio.repeat.count", FieldType::Long),
 ];
 
 static ECS_TSV: &str = include_str!("../data/ecs_fields.tsv");
@@ -138,11 +140,19 @@ impl Taxonomy {
     }
 
     /// The declared type of `path`, if any. `sekoiaio.*` is keyword by convention.
+    /// A `geo_point`'s `lat` and `lon` written one by one are floats, as they are
+    /// when the point is written whole.
     pub fn lookup(&self, path: &str) -> Option<FieldType> {
         self.fields
             .get(path)
             .copied()
             .or_else(|| path.starts_with("sekoiaio.").then_some(FieldType::Keyword))
+            .or_else(|| {
+                let (parent, key) = path.rsplit_once('.')?;
+                (matches!(key, "lat" | "lon")
+                    && self.fields.get(parent) == Some(&FieldType::GeoPoint))
+                .then_some(FieldType::Float)
+            })
     }
 
     /// The type used to write `path`: undeclared paths are written as they are.
@@ -175,8 +185,46 @@ impl Taxonomy {
                 prefix.push_str(path);
                 Value::Map(self.filter_map(&mut prefix, map, now))
             }
+            Value::List(items) if ty.is_container() => {
+                let mut prefix = String::with_capacity(path.len() + 16);
+                prefix.push_str(path);
+                Value::List(self.type_objects(&mut prefix, items, now))
+            }
             other => coerce_value(ty, other, now),
         }
+    }
+
+    /// A list of objects written to a container keeps all its content, but the
+    /// leaves the taxonomy declares below the container are typed (SPEC §5.2:
+    /// `dns.answers[].ttl` is a `long`).
+    fn type_objects(&self, prefix: &mut String, items: Vec<Value>, now: Timestamp) -> Vec<Value> {
+        items
+            .into_iter()
+            .map(|item| match item {
+                Value::Map(map) => Value::Map(self.type_declared(prefix, map, now)),
+                other => other,
+            })
+            .collect()
+    }
+
+    fn type_declared(&self, prefix: &mut String, mut map: Map, now: Timestamp) -> Map {
+        for (key, value) in map.iter_mut() {
+            let len = prefix.len();
+            prefix.push('.');
+            prefix.push_str(key);
+            let taken = std::mem::take(value);
+            *value = match (self.lookup(prefix), taken) {
+                (Some(ty), Value::List(items)) if ty.is_container() => {
+                    Value::List(self.type_objects(prefix, items, now))
+                }
+                (_, Value::Map(inner)) => Value::Map(self.type_declared(prefix, inner, now)),
+                (Some(ty), v) if ty.is_container() => v,
+                (Some(ty), v) => coerce_value(ty, v, now),
+                (None, v) => v,
+            };
+            prefix.truncate(len);
+        }
+        map
     }
 
     fn filter_map(&self, prefix: &mut String, map: Map, now: Timestamp) -> Map {
@@ -187,6 +235,9 @@ impl Taxonomy {
             prefix.push_str(&key);
             let declared = self.lookup(prefix);
             let kept = match (declared, value) {
+                (Some(ty), Value::List(items)) if ty.is_container() => {
+                    Some(Value::List(self.type_objects(prefix, items, now)))
+                }
                 (Some(ty), v) if ty.is_container() => Some(v),
                 (_, Value::Null) => None,
                 (_, Value::Str(s)) if s.is_empty() => None,
@@ -497,6 +548,64 @@ mod tests {
             now(),
         );
         assert_eq!(out, Value::Map(Map::new()));
+    }
+
+    #[test]
+    fn leaves_in_lists_of_objects_follow_their_declared_types() {
+        // A resolver's answers: `ttl` is a `long`, `class` a keyword, and an
+        // undeclared key is kept as it is.
+        let answers = parse_json(
+            r#"[{"name":"a.example","ttl":"300","class":"IN","extra":7},{"ttl":"60"},"odd"]"#,
+        )
+        .unwrap();
+        let typed = tax().coerce("dns.answers", FieldType::Object, answers, now());
+        assert_eq!(
+            typed,
+            parse_json(
+                r#"[{"name":"a.example","ttl":300,"class":"IN","extra":7},{"ttl":60},"odd"]"#
+            )
+            .unwrap()
+        );
+        // Through an object declared inside the list's items (`indicator`).
+        let enrichments = parse_json(
+            r#"[{"indicator":{"first_seen":"2024-02-01T10:00:00.000Z","sightings":"4"}}]"#,
+        )
+        .unwrap();
+        let typed = tax().coerce("threat.enrichments", FieldType::Object, enrichments, now());
+        assert_eq!(
+            typed,
+            parse_json(r#"[{"indicator":{"first_seen":"2024-02-01T10:00:00Z","sightings":4}}]"#)
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn a_geo_points_coordinates_written_alone_are_floats() {
+        assert_eq!(
+            tax().lookup("client.geo.location.lat"),
+            Some(FieldType::Float)
+        );
+        assert_eq!(
+            coerce_value(
+                tax().type_of("client.geo.location.lon"),
+                Value::from("2.352200")
+            ),
+            Value::Float(2.3522)
+        );
+        assert_eq!(tax().lookup("client.geo.location.alt"), None);
+    }
+
+    #[test]
+    fn a_repeat_count_is_a_number_other_sekoiaio_fields_text() {
+        let t = tax();
+        assert_eq!(
+            coerce_value(t.type_of("sekoiaio.repeat.count"), Value::from("12")),
+            Value::Int(12)
+        );
+        assert_eq!(
+            coerce_value(t.type_of("sekoiaio.tags"), Value::Int(12)),
+            Value::from("12")
+        );
     }
 
     #[test]

@@ -88,6 +88,7 @@ pub fn builtin_folder(slug: &str) -> Option<FormatFolder> {
         slug: slug.to_string(),
         parser: text(PARSER)?,
         fields: text(FIELDS),
+        module_fields: None,
         manifest: text(MANIFEST),
     };
     let mut tests = Vec::new();
@@ -149,6 +150,27 @@ fn read(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// The vendor-level `_meta/fields.yml` of a catalog format folder: the one in the
+/// folder above it (`Beats/_meta/fields.yml` for `Beats/winlogbeat`).
+fn module_fields(dir: &Path) -> Result<Option<SourceFile>, String> {
+    let Some(parent) = dir
+        .canonicalize()
+        .ok()
+        .and_then(|d| d.parent().map(Path::to_path_buf))
+    else {
+        return Ok(None);
+    };
+    let p = parent.join(FIELDS);
+    if !p.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+    Ok(Some(SourceFile {
+        path: p.display().to_string(),
+        text,
+    }))
+}
+
 /// Reads a format folder from disk.
 pub fn load_folder(dir: &Path) -> Result<FormatFolder, String> {
     let slug = dir
@@ -172,6 +194,7 @@ pub fn load_folder(dir: &Path) -> Result<FormatFolder, String> {
         slug,
         parser,
         fields: source(FIELDS)?,
+        module_fields: module_fields(dir)?,
         manifest: source(MANIFEST)?,
     };
     let mut tests = Vec::new();

@@ -6,7 +6,7 @@
 mod compare;
 mod folder;
 
-pub use compare::{Difference, compare};
+pub use compare::{Difference, Rules, compare};
 pub use folder::{
     BuiltinInfo, FormatFolder, TestCase, builtin, builtin_folder, find_folders, list, load_folder,
 };

@@ -40,7 +40,11 @@ fn every_builtin_case_passes() {
             count += 1;
             match format.parse(case.input.clone(), now()) {
                 Ok(event) => {
-                    let diffs = intake_formats::compare(&case.expected, &event);
+                    let diffs = intake_formats::compare(
+                        &case.expected,
+                        &event,
+                        intake_formats::Rules::Strict,
+                    );
                     if !diffs.is_empty() {
                         let shown: Vec<String> =
                             diffs.iter().take(8).map(|d| d.to_string()).collect();

@@ -254,6 +254,7 @@ fn inline(parser: &str) -> Format {
                 text: parser.into(),
             },
             fields: None,
+            module_fields: None,
             manifest: None,
         },
         &LoadOptions::default(),

@@ -467,6 +467,20 @@ impl Compiler<'_> {
 
     /// `input_field`: a template, or a bare dotted path whose first segment is a layer.
     fn input(&mut self, node: &Node, text: &str) -> Result<Input, LoadError> {
+        // `{{ step.a.b }}` reads the value as it is: the reference engine does not
+        // literal-parse an external's input (a JSON text with `\/` escapes must
+        // reach `json.parse-json` as text, not as a Python literal).
+        let text = match plain_path_template(text) {
+            Some(path)
+                if self
+                    .layers
+                    .slot(path.split('.').next().unwrap_or_default())
+                    .is_some() =>
+            {
+                path
+            }
+            _ => text,
+        };
         if text.contains("{{") || text.contains("{%") {
             return Ok(Input::Template(self.template(node, text)?));
         }
@@ -643,9 +657,8 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i.min(s.len())
 }
 
-/// `fields.yml`: a mapping of field id → `{name, type, description}`. The format's
-/// own types are laid over ECS.
-pub fn taxonomy_from_fields(file: &str, root: &Node) -> Result<Taxonomy, LoadError> {
+/// The `(name, type)` declarations of a `fields.yml`, in file order.
+pub fn field_declarations(file: &str, root: &Node) -> Result<Vec<(String, FieldType)>, LoadError> {
     let mut declared: Vec<(String, FieldType)> = Vec::new();
     match &root.kind {
         NodeKind::Null => {}
@@ -675,9 +688,20 @@ pub fn taxonomy_from_fields(file: &str, root: &Node) -> Result<Taxonomy, LoadErr
             });
         }
     }
-    Ok(Taxonomy::with_custom(
-        declared.iter().map(|(n, t)| (n.as_str(), *t)),
-    ))
+    Ok(declared)
+}
+
+/// The dotted path of a template that is only `{{ name.key.key }}` (names only, no
+/// index, filter or call), or `None`.
+fn plain_path_template(text: &str) -> Option<&str> {
+    let inner = text.trim().strip_prefix("{{")?.strip_suffix("}}")?.trim();
+    let ident = |seg: &str| {
+        seg.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    (inner.contains('.') && inner.split('.').all(ident)).then_some(inner)
 }
 
 #[cfg(test)]

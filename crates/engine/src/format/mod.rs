@@ -31,6 +31,9 @@ pub struct FormatFiles {
     pub slug: String,
     pub parser: SourceFile,
     pub fields: Option<SourceFile>,
+    /// The vendor's `_meta/fields.yml`, beside the vendor's formats (catalog
+    /// layout: `Beats/_meta/fields.yml`); the format's own declarations win.
+    pub module_fields: Option<SourceFile>,
     pub manifest: Option<SourceFile>,
 }
 
@@ -114,10 +117,11 @@ fn parse_yaml(file: &SourceFile) -> Result<yaml::Node, LoadError> {
 
 impl Format {
     pub fn load(files: &FormatFiles, options: &LoadOptions) -> Result<Format, LoadError> {
-        let taxonomy = match &files.fields {
-            Some(f) => compile::taxonomy_from_fields(&f.path, &parse_yaml(f)?)?,
-            None => Taxonomy::with_custom([]),
-        };
+        let mut declared = Vec::new();
+        for f in [&files.module_fields, &files.fields].into_iter().flatten() {
+            declared.extend(compile::field_declarations(&f.path, &parse_yaml(f)?)?);
+        }
+        let taxonomy = Taxonomy::with_custom(declared.iter().map(|(n, t)| (n.as_str(), *t)));
         let (mut name, mut description) = (None, None);
         if let Some(m) = &files.manifest {
             let manifest = parse_yaml(m)?;

@@ -23,6 +23,7 @@ fn load_with(parser: &str, fields: Option<&str>) -> Result<Format, LoadError> {
                 path: "t/_meta/fields.yml".into(),
                 text: f.into(),
             }),
+            module_fields: None,
             manifest: None,
         },
         &LoadOptions::default(),
@@ -310,6 +311,7 @@ fn lenient_mode_turns_broken_templates_into_warnings() {
                 text: parser.into(),
             },
             fields: None,
+            module_fields: None,
             manifest: None,
         },
         &LoadOptions { lenient: true },
@@ -616,4 +618,104 @@ stages:
     .unwrap();
     // The second split is on commas: `x` is `1 a`, no longer `1`.
     assert_planned_as_interpreted(&f, &["1 a,b", "0 a,b", "1 c", "x y"]);
+}
+
+#[test]
+fn a_plain_path_template_gives_an_external_its_input_unparsed() {
+    // The JSON text escapes its slashes: read as a Python literal it would keep
+    // the backslashes; `json.parse-json` must decode it.
+    let f = load(
+        "pipeline:
+  - name: doc
+    external:
+      name: json.parse-json
+      properties:
+        input_field: '{{ original.message }}'
+        output_field: message
+  - name: s
+stages:
+  s:
+    actions:
+      - set:
+          http.request.referrer: '{{ doc.message.from }}'
+",
+    )
+    .unwrap();
+    let out = run(&f, r#"{"from":"https:\/\/portal.example\/start"}"#);
+    assert_eq!(
+        get(&out, "http.request.referrer"),
+        Some(&Value::from("https://portal.example/start"))
+    );
+}
+
+#[test]
+fn the_vendor_fields_type_writes_and_the_format_fields_win() {
+    let parser = "pipeline:\n  - name: s\nstages:\n  s:\n    actions:\n      - set:\n          acme.count: '12'\n          acme.tag: '7'\n";
+    let file = |path: &str, text: &str| SourceFile {
+        path: path.into(),
+        text: text.into(),
+    };
+    let f = Format::load(
+        &FormatFiles {
+            slug: "t".into(),
+            parser: file("t/ingest/parser.yml", parser),
+            fields: Some(file(
+                "t/_meta/fields.yml",
+                "acme.tag:\n  name: acme.tag\n  type: keyword\n",
+            )),
+            module_fields: Some(file(
+                "_meta/fields.yml",
+                "acme.count:\n  name: acme.count\n  type: long\nacme.tag:\n  name: acme.tag\n  type: long\n",
+            )),
+            manifest: None,
+        },
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    let out = f.parse_message("m", now()).unwrap();
+    assert_eq!(get(&out, "acme.count"), Some(&Value::Int(12)));
+    assert_eq!(get(&out, "acme.tag"), Some(&Value::from("7")));
+}
+
+#[test]
+fn the_flat_executor_hands_url_domain_and_user_agent_events_to_the_shared_enrichment() {
+    let f = load(&format!(
+        "pipeline:{KV}  - name: s
+stages:
+  s:
+    actions:
+      - set:
+          url.original: '{{{{ kv.message.url }}}}'
+          destination.domain: '{{{{ kv.message.host }}}}'
+          user_agent.original: '{{{{ kv.message.ua }}}}'
+          action.outcome: '{{{{ kv.message.result }}}}'
+          event.outcome: '{{{{ kv.message.outcome }}}}'
+          event.code: '{{{{ kv.message.code }}}}'
+"
+    ))
+    .unwrap();
+    let lines = [
+        "url=https://files.example.org/a?b=1 code=7",
+        "host=mail.example.co.uk code=7",
+        "ua=curl/8.5.0 code=7",
+        // None of the sources: the flat executor writes it, action over event outcome.
+        "result=denied outcome=failure code=7",
+        "code=7",
+    ];
+    assert_planned_as_interpreted(&f, &lines);
+    let out = run(&f, lines[0]);
+    assert_eq!(
+        get(&out, "url.registered_domain"),
+        Some(&Value::from("example.org"))
+    );
+    assert_eq!(get(&out, "url.port"), Some(&Value::Int(443)));
+    let out = run(&f, lines[1]);
+    assert_eq!(
+        get(&out, "destination.subdomain"),
+        Some(&Value::from("mail"))
+    );
+    let out = run(&f, lines[2]);
+    assert_eq!(get(&out, "user_agent.name"), Some(&Value::from("curl")));
+    let out = run(&f, lines[3]);
+    assert_eq!(get(&out, "event.outcome"), Some(&Value::from("denied")));
 }

@@ -197,6 +197,28 @@ impl<'a> Ctx<'a> {
             Expr::Cmp(first, ops) => {
                 let mut left = self.expr(first)?;
                 for (op, r) in ops {
+                    // `x in [0, null]`: Python compares each item with `==`, and
+                    // Undefined equals an Undefined item (`null` is one) and
+                    // nothing else; a stored list would hold None instead.
+                    if let (CmpOp::In | CmpOp::NotIn, Expr::List(items)) = (op, r) {
+                        let mut found = false;
+                        let mut list = Vec::with_capacity(items.len());
+                        for item in items {
+                            let item = self.expr(item)?;
+                            found |= match (left.is_undef(), item.is_undef()) {
+                                (true, true) => true,
+                                (false, false) => py_eq(&left, &item),
+                                _ => false,
+                            };
+                            list.push(item.into_stored());
+                        }
+                        if found != (*op == CmpOp::In) {
+                            return Ok(V::Own(Value::Bool(false)));
+                        }
+                        // A chained comparison goes on from the list.
+                        left = V::Own(Value::List(list));
+                        continue;
+                    }
                     let right = self.expr(r)?;
                     if !compare(*op, &left, &right)? {
                         return Ok(V::Own(Value::Bool(false)));
@@ -533,7 +555,11 @@ pub(crate) fn foldable(e: &Expr) -> bool {
             a.is_const() && b.is_const()
         }
         Expr::Slice(b, parts) => b.is_const() && parts.iter().flatten().all(Expr::is_const),
-        Expr::List(items) => items.iter().all(Expr::is_const),
+        // A list holding an Undefined stays a list expression: `x in [0, null]`
+        // must still see the Undefined item (a folded list would hold None).
+        Expr::List(items) => items
+            .iter()
+            .all(|i| i.is_const() && !matches!(i, Expr::Undef)),
         Expr::Dict(items) => items.iter().all(|(k, v)| k.is_const() && v.is_const()),
         Expr::Cmp(a, ops) => a.is_const() && ops.iter().all(|(_, x)| x.is_const()),
         Expr::Cond(ct, other) => {

@@ -665,6 +665,10 @@ pub(crate) fn apply_values<'a>(
                 own(Value::List(items))
             }
         },
+        // Jinja's Undefined raises on `int()` and `float()`, which these filters
+        // do not catch: the template fails and its field stays unset (None, an
+        // unparseable value, gives the default).
+        Int | Float if input.is_undef() => fail("int or float of an undefined value"),
         Int => {
             let default = arg(pos, kw, 0, "default")
                 .cloned()
@@ -673,7 +677,6 @@ pub(crate) fn apply_values<'a>(
                 Some(Num::I(b)) => u32::try_from(b).unwrap_or(10),
                 _ => 10,
             };
-            // Undefined gives the default (0 unless given), as an unparseable value.
             match to_int(&input, base) {
                 Some(r) => own(Value::Int(r?)),
                 None => Ok(default),
@@ -942,7 +945,13 @@ pub(crate) fn apply_values<'a>(
                 return fail("value is not JSON serializable");
             };
             let mut out = std::string::String::new();
-            pyfmt::write_py_json(&mut out, v, f == Tojson);
+            // Jinja's `tojson` sorts keys with the default separators; the
+            // reference's `to_json` keeps key order and writes compact JSON.
+            let style = pyfmt::JsonStyle {
+                sort_keys: f == Tojson,
+                compact: f == ToJson,
+            };
+            pyfmt::write_py_json(&mut out, v, style);
             if f == Tojson {
                 // Jinja's htmlsafe_json_dumps.
                 out = out

@@ -148,8 +148,21 @@ pub(crate) fn repr_of(v: &Value) -> String {
     s
 }
 
-/// Python's `json.dumps` (default separators `, ` and `: `, ASCII only).
-pub(crate) fn write_py_json(out: &mut String, v: &Value, sort_keys: bool) {
+/// How [`write_py_json`] writes.
+#[derive(Clone, Copy)]
+pub(crate) struct JsonStyle {
+    pub sort_keys: bool,
+    /// Separators `,` and `:` instead of Python's default `, ` and `: `.
+    pub compact: bool,
+}
+
+/// Python's `json.dumps` (ASCII only).
+pub(crate) fn write_py_json(out: &mut String, v: &Value, style: JsonStyle) {
+    let (item_sep, key_sep) = if style.compact {
+        (",", ":")
+    } else {
+        (", ", ": ")
+    };
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -168,25 +181,25 @@ pub(crate) fn write_py_json(out: &mut String, v: &Value, sort_keys: bool) {
             out.push('[');
             for (i, x) in l.iter().enumerate() {
                 if i > 0 {
-                    out.push_str(", ");
+                    out.push_str(item_sep);
                 }
-                write_py_json(out, x, sort_keys);
+                write_py_json(out, x, style);
             }
             out.push(']');
         }
         Value::Map(m) => {
             let mut entries: Vec<_> = m.iter().collect();
-            if sort_keys {
+            if style.sort_keys {
                 entries.sort_by(|a, b| a.0.cmp(b.0));
             }
             out.push('{');
             for (i, (k, x)) in entries.into_iter().enumerate() {
                 if i > 0 {
-                    out.push_str(", ");
+                    out.push_str(item_sep);
                 }
                 write_json_ascii(out, k);
-                out.push_str(": ");
-                write_py_json(out, x, sort_keys);
+                out.push_str(key_sep);
+                write_py_json(out, x, style);
             }
             out.push('}');
         }

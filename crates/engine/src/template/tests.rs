@@ -168,13 +168,28 @@ fn undefined_semantics() {
         val("{{ (ev.d.category|default([])) + ['authentication'] }}", EV),
         json(r#"["authentication"]"#)
     );
-    assert_eq!(val("{{ nothing | int }}", EV), Value::Int(0));
-    assert_eq!(val("{{ nothing | int(5) }}", EV), Value::Int(5));
+    // `int`/`float` of Undefined fail, whatever the default (a port a record
+    // lacks is left unset, not 0); of None or bad text they give the default.
+    assert!(run("{{ ev.missing | int }}", EV).is_err());
+    assert!(run("{{ nothing | int(5) }}", EV).is_err());
+    assert!(run("{{ ev.missing | float }}", EV).is_err());
+    assert_eq!(val("{{ ev.none | int }}", EV), Value::Int(0));
+    assert_eq!(val("{{ ev.none | float(1.5) }}", EV), Value::Float(1.5));
+    assert_eq!(val("{{ 'n/a' | int(5) }}", EV), Value::Int(5));
     assert_eq!(val("{{ nothing | lower }}", EV), Value::from(""));
     assert_eq!(run("{{ nothing | first }}", EV), Ok(None));
     assert!(run("{{ ev.none | length }}", EV).is_err());
     assert_eq!(val("{{ nothing | length }}", EV), Value::Int(0));
     assert_eq!(val("{{ 'a' in nothing }}", EV), Value::Bool(false));
+    // An interface id a flow record lacks is "in [0, null]": Undefined equals the
+    // undefined name `null`, so the filter is false and the field stays unset.
+    assert_eq!(
+        val("{{ ev.missing not in [0, null] }}", EV),
+        Value::Bool(false)
+    );
+    assert_eq!(val("{{ ev.missing in [0, null] }}", EV), Value::Bool(true));
+    assert_eq!(val("{{ ev.missing in [0, 1] }}", EV), Value::Bool(false));
+    assert_eq!(val("{{ ev.none in [0, null] }}", EV), Value::Bool(false));
     // Item access on None is Undefined (Jinja), on Undefined an error.
     assert_eq!(run("{{ ev.none.x }}", EV), Ok(None));
     assert!(run("{{ nothing[0] }}", EV).is_err());
@@ -599,6 +614,12 @@ fn custom_filters() {
     assert_eq!(
         val("{{ ev.d | tojson }}", EV),
         Value::from(r#"{"k": "v", "n": null}"#)
+    );
+    // `to_json` is compact and keeps the keys' order (a CloudTrail record's
+    // elements flattened to text).
+    assert_eq!(
+        val("={{ {'z': [1, 2], 'a': ev.d} | to_json }}", EV),
+        Value::from(r#"={"z":[1,2],"a":{"k":"v","n":null}}"#)
     );
     assert_eq!(
         val("{{ '{\"a\": [1]}' | from_json }}", EV),

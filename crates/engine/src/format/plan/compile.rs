@@ -269,7 +269,7 @@ fn fixed_slots(
     for &(_, address, _, _) in &enrichments.addresses {
         any(address);
     }
-    for &(_, to) in &enrichments.copies {
+    for &(_, to) in enrichments.copies.iter().chain(&enrichments.overwrites) {
         any(to);
     }
     for step in steps {

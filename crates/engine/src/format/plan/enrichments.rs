@@ -1,5 +1,7 @@
 //! The enrichment rules (`related.*`, addresses, copies) resolved to output slots,
-//! and run on the slots at the end of an event.
+//! and run on the slots at the end of an event. The URL, domain and user-agent
+//! rules are not here: events that need them go to the interpreter, so the shared
+//! `enrich` module stays their only copy.
 
 use crate::enrich;
 use crate::json::{self, write_json_str};
@@ -18,6 +20,11 @@ pub(super) struct Enrichments {
     pub(super) addresses: Vec<(Range, u32, Option<u32>, Option<u32>)>,
     /// `(from, to)`: copied when `to` is absent.
     pub(super) copies: Vec<(u32, u32)>,
+    /// `(from, to)`: copied whenever `from` is set.
+    pub(super) overwrites: Vec<(u32, u32)>,
+    /// Slots of [`enrich::SHARED_ONLY_SOURCES`]: an event with any of them set
+    /// goes to the interpreter, whose enrichment has those rules.
+    pub(super) shared_only: Vec<u32>,
 }
 
 /// The enrichment rules as layout nodes, before slots are numbered.
@@ -25,6 +32,8 @@ pub(super) struct EnrichNodes {
     pub(super) related: Vec<(usize, Vec<usize>)>,
     pub(super) addresses: Vec<(usize, usize, Option<usize>, Option<usize>)>,
     pub(super) copies: Vec<(usize, usize)>,
+    pub(super) overwrites: Vec<(usize, usize)>,
+    pub(super) shared_only: Vec<usize>,
 }
 
 /// Adds the fields the enrichments may write to the layout, or refuses when a
@@ -69,10 +78,22 @@ pub(super) fn plan_enrichments(layout: &mut Layout) -> Option<EnrichNodes> {
             copies.push((from, layout.insert(to)?));
         }
     }
+    let mut overwrites = Vec::new();
+    for (from, to) in enrich::OVERWRITES {
+        if let Some(from) = leaf(layout, from)? {
+            overwrites.push((from, layout.insert(to)?));
+        }
+    }
+    let mut shared_only = Vec::new();
+    for path in enrich::SHARED_ONLY_SOURCES {
+        shared_only.extend(leaf(layout, path)?);
+    }
     Some(EnrichNodes {
         related,
         addresses,
         copies,
+        overwrites,
+        shared_only,
     })
 }
 
@@ -102,6 +123,12 @@ impl EnrichNodes {
                 .into_iter()
                 .map(|(from, to)| (out(from), out(to)))
                 .collect(),
+            overwrites: self
+                .overwrites
+                .into_iter()
+                .map(|(from, to)| (out(from), out(to)))
+                .collect(),
+            shared_only: self.shared_only.into_iter().map(out).collect(),
         }
     }
 }
@@ -155,6 +182,11 @@ impl Plan {
         state.sides = sides;
         for &(from, to) in &e.copies {
             if !state.is_set(to) && state.is_set(from) {
+                state.set(to, state.outs[from as usize]);
+            }
+        }
+        for &(from, to) in &e.overwrites {
+            if state.is_set(from) {
                 state.set(to, state.outs[from as usize]);
             }
         }

@@ -305,6 +305,14 @@ impl Plan {
             // The interpreter words the rejection.
             return Planned::Fallback;
         }
+        if self
+            .enrichments
+            .shared_only
+            .iter()
+            .any(|&s| state.is_set(s))
+        {
+            return Planned::Fallback;
+        }
         self.enrich(state, message);
         // Keys and values: a span is at most the message, most fields are short.
         out.reserve(self.width_hint + 2 * message.len());
