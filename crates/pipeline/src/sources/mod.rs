@@ -1,8 +1,10 @@
 //! Sources: where raw events come from.
 
+pub mod deliver;
 pub mod file;
 pub mod s3_sqs;
 pub mod stdin;
+pub mod syslog;
 
 use std::io::BufRead;
 
