@@ -2,6 +2,7 @@
 
 pub mod deliver;
 pub mod file;
+pub mod http_intake;
 pub mod s3_sqs;
 pub mod stdin;
 pub mod syslog;

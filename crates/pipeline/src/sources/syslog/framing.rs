@@ -256,10 +256,16 @@ mod tests {
     #[test]
     fn octet_counting_detected_and_split_anywhere() {
         let mut f = Framer::new(100);
-        let out = frames(&mut f, &[b"9 <13>alpha1", b"1 <13>beta\nb", b"c\n8 <13>gam", b"m"]);
+        let out = frames(
+            &mut f,
+            &[b"9 <13>alpha1", b"1 <13>beta\nb", b"c\n8 <13>gam", b"m"],
+        );
         assert_eq!(f.mode(), Some(Mode::OctetCounting));
         // The second frame's payload contains a newline: octet counting keeps it.
-        assert_eq!(out, vec![rec("<13>alpha"), rec("<13>beta\nbc"), rec("<13>gamm")]);
+        assert_eq!(
+            out,
+            vec![rec("<13>alpha"), rec("<13>beta\nbc"), rec("<13>gamm")]
+        );
     }
 
     #[test]
@@ -268,7 +274,12 @@ mod tests {
         let long = "x".repeat(40);
         let out = frames(
             &mut f,
-            &[b"<1>ok\n", &long.as_bytes()[..20], &long.as_bytes()[20..], b"\n<1>after\n"],
+            &[
+                b"<1>ok\n",
+                &long.as_bytes()[..20],
+                &long.as_bytes()[20..],
+                b"\n<1>after\n",
+            ],
         );
         assert_eq!(out.len(), 3);
         assert_eq!(out[0], rec("<1>ok"));

@@ -93,9 +93,14 @@ impl SyslogSourceConfig {
             self.idle_timeout_secs > 0,
             "syslog source: idle_timeout_secs must be positive"
         );
-        anyhow::ensure!(self.udp_queue > 0, "syslog source: udp_queue must be positive");
+        anyhow::ensure!(
+            self.udp_queue > 0,
+            "syslog source: udp_queue must be positive"
+        );
         match (&self.tls, self.transport) {
-            (Some(_), Transport::Udp) => anyhow::bail!("syslog source: TLS is not available over UDP"),
+            (Some(_), Transport::Udp) => {
+                anyhow::bail!("syslog source: TLS is not available over UDP")
+            }
             (Some(t), _) => {
                 tls::server_config(t)?;
             }
@@ -123,7 +128,11 @@ impl SyslogSourceConfig {
         Ok(format!(
             "syslog {} listener can bind {addr}{}",
             self.transport_name(),
-            if self.tls.is_some() { " (TLS certificate loaded)" } else { "" }
+            if self.tls.is_some() {
+                " (TLS certificate loaded)"
+            } else {
+                ""
+            }
         ))
     }
 
@@ -178,9 +187,9 @@ impl Listener {
                     ))),
                     None => None,
                 };
-                let listener = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("syslog source {name}: cannot listen on TCP {addr}"))?;
+                let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+                    format!("syslog source {name}: cannot listen on TCP {addr}")
+                })?;
                 Bound::Stream(listener, acceptor)
             }
         };

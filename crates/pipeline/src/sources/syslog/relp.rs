@@ -20,7 +20,10 @@ pub struct RelpFrame {
 pub enum Decoded {
     Frame(RelpFrame),
     /// A `syslog` frame whose data is over the limit: its first bytes (the rest skipped).
-    TooLong { txnr: u64, first: Bytes },
+    TooLong {
+        txnr: u64,
+        first: Bytes,
+    },
 }
 
 #[derive(Debug, PartialEq, thiserror::Error)]
@@ -74,7 +77,9 @@ impl Decoder {
         }
         let digits = &buf[len_start..pos];
         if digits.is_empty() || digits.len() > MAX_DIGITS {
-            return Err(ProtocolError(format!("bad DATALEN in {command} frame {txnr}")));
+            return Err(ProtocolError(format!(
+                "bad DATALEN in {command} frame {txnr}"
+            )));
         }
         let len: usize = parse_digits(digits);
         let data_start = match (buf[pos], len) {
@@ -97,7 +102,9 @@ impl Decoder {
             return if command == "syslog" {
                 Ok(Some(Decoded::TooLong { txnr, first }))
             } else {
-                Err(ProtocolError(format!("{command} frame {txnr} over the size limit")))
+                Err(ProtocolError(format!(
+                    "{command} frame {txnr} over the size limit"
+                )))
             };
         }
         let end = data_start + len;
@@ -105,7 +112,9 @@ impl Decoder {
             return Ok(None);
         }
         if buf[end] != b'\n' {
-            return Err(ProtocolError(format!("frame {txnr} does not end with a newline")));
+            return Err(ProtocolError(format!(
+                "frame {txnr} does not end with a newline"
+            )));
         }
         buf.advance(data_start);
         let data = buf.split_to(len).freeze();
@@ -268,7 +277,11 @@ mod tests {
         let mut d = Decoder::new(100);
         let out = decode_all(
             &mut d,
-            &[b"1 open 23 relp_version=0\ncom", b"mands\n2 syslog 8 <13>a\nbc\n3 cl", b"ose 0\n"],
+            &[
+                b"1 open 23 relp_version=0\ncom",
+                b"mands\n2 syslog 8 <13>a\nbc\n3 cl",
+                b"ose 0\n",
+            ],
         );
         assert_eq!(
             out,
@@ -298,10 +311,19 @@ mod tests {
 
     #[test]
     fn garbage_is_a_protocol_error() {
-        for bad in [&b"x syslog 1 a\n"[..], b"1 syslog 2 ab!", b"1 syslog a\n", b"1 sys-log 1 a\n"] {
+        for bad in [
+            &b"x syslog 1 a\n"[..],
+            b"1 syslog 2 ab!",
+            b"1 syslog a\n",
+            b"1 sys-log 1 a\n",
+        ] {
             let mut d = Decoder::new(100);
             let mut buf = BytesMut::from(bad);
-            assert!(d.next(&mut buf).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                d.next(&mut buf).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
@@ -323,7 +345,10 @@ mod tests {
             Action::Reply(r) => {
                 let r = String::from_utf8(r).unwrap();
                 assert!(r.starts_with("1 rsp "), "{r}");
-                assert!(r.contains("200 OK\n") && r.ends_with("commands=syslog\n"), "{r}");
+                assert!(
+                    r.contains("200 OK\n") && r.ends_with("commands=syslog\n"),
+                    "{r}"
+                );
                 // The length counts the data exactly.
                 let data = r.splitn(4, ' ').nth(3).unwrap();
                 let len: usize = r.split(' ').nth(2).unwrap().parse().unwrap();

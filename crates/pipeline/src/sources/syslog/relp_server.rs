@@ -107,8 +107,7 @@ pub(super) async fn session<S: AsyncRead + AsyncWrite + Unpin>(conn: &Conn, mut 
                     Ok(ev) => {
                         pending.events.push(ev);
                         pending.txnrs.push(txnr);
-                        if pending.txnrs.len() >= BATCH_EVENTS
-                            && !pending.flush(conn, &mut s).await
+                        if pending.txnrs.len() >= BATCH_EVENTS && !pending.flush(conn, &mut s).await
                         {
                             return;
                         }

@@ -218,7 +218,12 @@ async fn plain<S: AsyncRead + Unpin>(conn: &Conn, mut s: S) {
 
 /// Adds a record to the batch, or dead-letters what is not one. `false` when the dead
 /// letter refused it (the connection must end).
-async fn take_frame(conn: &Conn, frame: Frame, batch: &mut Vec<Incoming>, broken: &mut bool) -> bool {
+async fn take_frame(
+    conn: &Conn,
+    frame: Frame,
+    batch: &mut Vec<Incoming>,
+    broken: &mut bool,
+) -> bool {
     match frame {
         Frame::Record(record) => match incoming(&record, &conn.peer) {
             Ok(ev) => {

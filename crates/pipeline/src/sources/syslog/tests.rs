@@ -64,24 +64,51 @@ async fn udp_logger_rfc3164_and_rfc5424() {
     let (port, cancel, h) = start(config(Transport::Udp), c.clone()).await;
     logger(
         port,
-        &["--udp", "--rfc3164", "-t", "PulseSecure", "-p", "local0.info"],
+        &[
+            "--udp",
+            "--rfc3164",
+            "-t",
+            "PulseSecure",
+            "-p",
+            "local0.info",
+        ],
         "first over udp",
     );
     logger(
         port,
-        &["--udp", "--rfc5424", "-t", "vpn", "-p", "auth.warning", "--msgid", "M7"],
+        &[
+            "--udp",
+            "--rfc5424",
+            "-t",
+            "vpn",
+            "-p",
+            "auth.warning",
+            "--msgid",
+            "M7",
+        ],
         "second over udp",
     );
     c.wait_for(2, 0, 10).await;
     let events = c.events.lock().unwrap().clone();
-    let first = events.iter().find(|(_, e)| e.message == "first over udp").expect("3164");
+    let first = events
+        .iter()
+        .find(|(_, e)| e.message == "first over udp")
+        .expect("3164");
     let d = first.1.defaults.as_ref().unwrap();
     assert_eq!(syslog_field(d, "syslog.appname"), &json!("PulseSecure"));
     assert_eq!(syslog_field(d, "syslog.facility.code"), &json!(16));
     assert_eq!(syslog_field(d, "syslog.severity.code"), &json!(6));
-    assert!(syslog_field(d, "source.address").as_str().unwrap().starts_with("127.0.0.1:"));
+    assert!(
+        syslog_field(d, "source.address")
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:")
+    );
     assert!(first.0.starts_with("syslog+udp://"));
-    let second = events.iter().find(|(_, e)| e.message == "second over udp").expect("5424");
+    let second = events
+        .iter()
+        .find(|(_, e)| e.message == "second over udp")
+        .expect("5424");
     let d = second.1.defaults.as_ref().unwrap();
     assert_eq!(syslog_field(d, "syslog.appname"), &json!("vpn"));
     assert_eq!(syslog_field(d, "syslog.msgid"), &json!("M7"));
@@ -97,14 +124,33 @@ async fn udp_logger_rfc3164_and_rfc5424() {
 async fn tcp_logger_newline_and_octet_counting() {
     let c = Collector::new();
     let (port, cancel, h) = start(config(Transport::Tcp), c.clone()).await;
-    logger(port, &["--tcp", "--rfc3164", "-t", "app"], "newline framed 3164");
-    logger(port, &["--tcp", "--rfc5424", "-t", "app"], "newline framed 5424");
     logger(
         port,
-        &["--tcp", "--octet-count", "--rfc5424", "-t", "app", "--id=99"],
+        &["--tcp", "--rfc3164", "-t", "app"],
+        "newline framed 3164",
+    );
+    logger(
+        port,
+        &["--tcp", "--rfc5424", "-t", "app"],
+        "newline framed 5424",
+    );
+    logger(
+        port,
+        &[
+            "--tcp",
+            "--octet-count",
+            "--rfc5424",
+            "-t",
+            "app",
+            "--id=99",
+        ],
         "octet counted\nwith a newline inside",
     );
-    logger(port, &["--tcp", "--octet-count", "--rfc3164", "-t", "app"], "octet counted 3164");
+    logger(
+        port,
+        &["--tcp", "--octet-count", "--rfc3164", "-t", "app"],
+        "octet counted 3164",
+    );
     c.wait_for(4, 0, 10).await;
     let mut messages = c.messages();
     messages.sort();
@@ -118,7 +164,10 @@ async fn tcp_logger_newline_and_octet_counting() {
         ]
     );
     let events = c.events.lock().unwrap().clone();
-    let counted = events.iter().find(|(_, e)| e.message.starts_with("octet counted\n")).unwrap();
+    let counted = events
+        .iter()
+        .find(|(_, e)| e.message.starts_with("octet counted\n"))
+        .unwrap();
     assert_eq!(
         syslog_field(counted.1.defaults.as_ref().unwrap(), "syslog.procid"),
         &json!("99")
@@ -142,7 +191,11 @@ async fn overlong_frame_is_dead_lettered_and_the_connection_survives() {
     c.wait_for(2, 1, 10).await;
     assert_eq!(c.messages(), ["before", "after"]);
     let dead = c.dead.lock().unwrap()[0].clone();
-    assert!(dead.reason.contains("max_event_bytes (100)"), "{}", dead.reason);
+    assert!(
+        dead.reason.contains("max_event_bytes (100)"),
+        "{}",
+        dead.reason
+    );
     assert!(dead.reason.contains("127.0.0.1:"), "{}", dead.reason);
     assert!(dead.raw.starts_with(b"<13>zzz") && dead.raw.len() <= framing::PREVIEW_BYTES);
     cancel.cancel();
@@ -155,7 +208,9 @@ async fn non_utf8_record_is_dead_lettered() {
     let c = Collector::new();
     let (port, cancel, h) = start(config(Transport::Tcp), c.clone()).await;
     let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    s.write_all(b"<13>bad \xff\xfe bytes\n<13>good\n").await.unwrap();
+    s.write_all(b"<13>bad \xff\xfe bytes\n<13>good\n")
+        .await
+        .unwrap();
     c.wait_for(1, 1, 10).await;
     assert_eq!(c.messages(), ["good"]);
     let dead = c.dead.lock().unwrap()[0].clone();
@@ -188,7 +243,10 @@ async fn tcp_stops_reading_while_the_pipeline_is_blocked() {
     });
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let stalled_at = *written_rx.borrow();
-    assert!(stalled_at < total_lines / 2, "sender was not held back: {stalled_at}");
+    assert!(
+        stalled_at < total_lines / 2,
+        "sender was not held back: {stalled_at}"
+    );
     assert_eq!(c.count(), 0);
     c.block(false);
     c.wait_for(total_lines, 0, 60).await;
@@ -231,7 +289,12 @@ async fn max_connections_and_idle_timeout() {
         .expect("second connection left open")
         .unwrap_or(0);
     assert_eq!(n, 0);
-    assert!(crate::metrics::value("intake_syslog_connections_refused_total", &[("source", "test")]) >= 1);
+    assert!(
+        crate::metrics::value(
+            "intake_syslog_connections_refused_total",
+            &[("source", "test")]
+        ) >= 1
+    );
     // The first one is closed when idle for a second.
     let n = tokio::time::timeout(Duration::from_secs(5), first.read(&mut buf))
         .await
@@ -265,7 +328,10 @@ async fn udp_overflow_is_counted() {
         tokio::task::yield_now().await;
     }
     let dropped = || {
-        crate::metrics::value("intake_syslog_udp_dropped_total", &[("source", "udp-overflow")])
+        crate::metrics::value(
+            "intake_syslog_udp_dropped_total",
+            &[("source", "udp-overflow")],
+        )
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while dropped() == 0 && tokio::time::Instant::now() < deadline {
@@ -294,23 +360,77 @@ impl Pki {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let run = |args: &[&str]| {
-            let out = Command::new("openssl").args(args).current_dir(d).output().expect("openssl");
-            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(d)
+                .output()
+                .expect("openssl");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         };
-        run(&["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=intake test CA",
-            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"]);
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=intake test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+        ]);
         for (name, ext) in [
-            ("server", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth"),
+            (
+                "server",
+                "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth",
+            ),
             ("client", "extendedKeyUsage=clientAuth"),
         ] {
             std::fs::write(d.join(format!("{name}.ext")), ext).unwrap();
-            run(&["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                "-keyout", &format!("{name}.key"), "-out", &format!("{name}.csr"),
-                "-subj", &format!("/CN={name}")]);
-            run(&["x509", "-req", "-in", &format!("{name}.csr"), "-CA", "ca.pem", "-CAkey", "ca.key",
-                "-CAcreateserial", "-days", "2", "-out", &format!("{name}.pem"),
-                "-extfile", &format!("{name}.ext")]);
+            run(&[
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+                "-subj",
+                &format!("/CN={name}"),
+            ]);
+            run(&[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-out",
+                &format!("{name}.pem"),
+                "-extfile",
+                &format!("{name}.ext"),
+            ]);
         }
         Pki { dir }
     }
@@ -332,7 +452,9 @@ impl Pki {
         use rustls_pki_types::{CertificateDer, PrivateKeyDer};
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut roots = rustls::RootCertStore::empty();
-        roots.add(CertificateDer::from_pem_file(self.path("ca.pem")).unwrap()).unwrap();
+        roots
+            .add(CertificateDer::from_pem_file(self.path("ca.pem")).unwrap())
+            .unwrap();
         let b = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .unwrap()
@@ -358,9 +480,15 @@ async fn tls_with_client_certificates() {
     let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
 
     let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let mut tls = pki.connector(true).connect(name.clone(), tcp).await.unwrap();
+    let mut tls = pki
+        .connector(true)
+        .connect(name.clone(), tcp)
+        .await
+        .unwrap();
     let record = "<13>1 - h app - - - secret";
-    tls.write_all(format!("{} {record}", record.len()).as_bytes()).await.unwrap();
+    tls.write_all(format!("{} {record}", record.len()).as_bytes())
+        .await
+        .unwrap();
     tls.flush().await.unwrap();
     c.wait_for(1, 0, 10).await;
     assert_eq!(c.messages(), ["secret"]);
@@ -375,7 +503,10 @@ async fn tls_with_client_certificates() {
         let mut b = [0u8; 1];
         tls.read(&mut b).await
     };
-    assert!(attempt.await.is_err(), "a client without certificate was served");
+    assert!(
+        attempt.await.is_err(),
+        "a client without certificate was served"
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(c.messages(), ["secret"]);
     cancel.cancel();
@@ -387,7 +518,12 @@ async fn tls_with_client_certificates() {
 fn validate_names_the_problem() {
     let mut cfg = config(Transport::Udp);
     cfg.address = "not an address".into();
-    assert!(cfg.validate().unwrap_err().to_string().contains("not an address"));
+    assert!(
+        cfg.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("not an address")
+    );
     let mut cfg = config(Transport::Tcp);
     cfg.tls = Some(TlsConfig {
         cert_file: "/nonexistent/cert.pem".into(),
@@ -402,8 +538,9 @@ fn validate_names_the_problem() {
         client_ca_file: None,
     }));
     assert!(cfg.validate().unwrap_err().to_string().contains("UDP"));
-    let parsed: Result<SyslogSourceConfig, _> =
-        toml::from_str("format = \"x\"\ntransport = \"tcp\"\naddress = \"127.0.0.1:1\"\nbogus = 1\n");
+    let parsed: Result<SyslogSourceConfig, _> = toml::from_str(
+        "format = \"x\"\ntransport = \"tcp\"\naddress = \"127.0.0.1:1\"\nbogus = 1\n",
+    );
     assert!(parsed.unwrap_err().to_string().contains("bogus"));
 }
 

@@ -25,7 +25,10 @@ pub fn server_config(t: &TlsConfig) -> anyhow::Result<rustls::ServerConfig> {
     let chain = certificates(&t.cert_file)?;
     // The key's own parse error could quote key material: say only where it failed.
     let key = PrivateKeyDer::from_pem_file(&t.key_file).map_err(|_| {
-        anyhow::anyhow!("cannot read a PEM private key from {}", t.key_file.display())
+        anyhow::anyhow!(
+            "cannot read a PEM private key from {}",
+            t.key_file.display()
+        )
     })?;
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -45,7 +48,10 @@ pub fn server_config(t: &TlsConfig) -> anyhow::Result<rustls::ServerConfig> {
         }
         None => builder.with_no_client_auth(),
     };
-    builder
-        .with_single_cert(chain, key)
-        .with_context(|| format!("certificate {} does not match its key", t.cert_file.display()))
+    builder.with_single_cert(chain, key).with_context(|| {
+        format!(
+            "certificate {} does not match its key",
+            t.cert_file.display()
+        )
+    })
 }

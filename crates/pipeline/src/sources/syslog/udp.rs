@@ -28,7 +28,10 @@ pub(super) async fn serve(
     let (tx, rx) = mpsc::channel(config.udp_queue);
     let origin = format!(
         "syslog+udp://{}",
-        socket.local_addr().map(|a| a.to_string()).unwrap_or_default()
+        socket
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default()
     );
     let sender = tokio::spawn(deliver_loop(name.clone(), origin, rx, deliver));
     let dropped = metrics::counter("intake_syslog_udp_dropped_total", &[("source", &name)]);

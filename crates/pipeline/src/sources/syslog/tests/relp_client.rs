@@ -9,7 +9,11 @@ async fn open(port: u16) -> (TcpStream, Vec<u8>) {
         .await
         .unwrap();
     let reply = read_reply(&mut s, Duration::from_secs(5)).await.unwrap();
-    assert!(reply.starts_with(b"1 rsp "), "{}", String::from_utf8_lossy(&reply));
+    assert!(
+        reply.starts_with(b"1 rsp "),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
     (s, reply)
 }
 
@@ -33,16 +37,23 @@ async fn relp_acknowledges_only_after_delivery() {
     let (port, cancel, h) = start(config(Transport::Relp), c.clone()).await;
     let (mut s, _) = open(port).await;
     for (txnr, m) in [(2, "alpha"), (3, "beta"), (4, "gamma")] {
-        s.write_all(&syslog_frame(txnr, &format!("<134>2026-12-05T01:00:00Z h PulseSecure: {m}")))
-            .await
-            .unwrap();
+        s.write_all(&syslog_frame(
+            txnr,
+            &format!("<134>2026-12-05T01:00:00Z h PulseSecure: {m}"),
+        ))
+        .await
+        .unwrap();
     }
     // Blocked pipeline: no acknowledgement yet.
     assert_eq!(read_reply(&mut s, Duration::from_millis(500)).await, None);
     c.block(false);
     let mut got = Vec::new();
     while !String::from_utf8_lossy(&got).contains("4 rsp") {
-        got.extend(read_reply(&mut s, Duration::from_secs(5)).await.expect("no ack"));
+        got.extend(
+            read_reply(&mut s, Duration::from_secs(5))
+                .await
+                .expect("no ack"),
+        );
     }
     assert_eq!(
         String::from_utf8(got).unwrap(),
@@ -73,7 +84,10 @@ async fn relp_refused_delivery_leaves_frames_unacknowledged() {
         .await
         .expect("connection left open")
         .unwrap();
-    assert!(!String::from_utf8_lossy(&rest).contains("2 rsp"), "acknowledged: {rest:?}");
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("2 rsp"),
+        "acknowledged: {rest:?}"
+    );
     cancel.cancel();
     h.await.unwrap();
 }
@@ -91,13 +105,24 @@ async fn relp_overlong_frame_is_dead_lettered_then_acknowledged() {
     s.write_all(&syslog_frame(3, "<13>fine")).await.unwrap();
     let mut got = Vec::new();
     while !String::from_utf8_lossy(&got).contains("3 rsp") {
-        got.extend(read_reply(&mut s, Duration::from_secs(5)).await.expect("no ack"));
+        got.extend(
+            read_reply(&mut s, Duration::from_secs(5))
+                .await
+                .expect("no ack"),
+        );
     }
-    assert_eq!(String::from_utf8(got).unwrap(), "2 rsp 6 200 OK\n3 rsp 6 200 OK\n");
+    assert_eq!(
+        String::from_utf8(got).unwrap(),
+        "2 rsp 6 200 OK\n3 rsp 6 200 OK\n"
+    );
     c.wait_for(1, 1, 5).await;
     assert_eq!(c.messages(), ["fine"]);
     let dead = c.dead.lock().unwrap()[0].clone();
-    assert!(dead.reason.contains("RELP syslog frame 2"), "{}", dead.reason);
+    assert!(
+        dead.reason.contains("RELP syslog frame 2"),
+        "{}",
+        dead.reason
+    );
     cancel.cancel();
     h.await.unwrap();
 }

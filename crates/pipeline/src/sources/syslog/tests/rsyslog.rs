@@ -58,7 +58,9 @@ ruleset(name="fwd") {{
             .args(["-N1", "-f"])
             .arg(&conf)
             .output()
-            .expect("rsyslogd must be installed (apt-get install rsyslog rsyslog-gnutls rsyslog-relp)");
+            .expect(
+                "rsyslogd must be installed (apt-get install rsyslog rsyslog-gnutls rsyslog-relp)",
+            );
         assert!(
             check.status.success(),
             "rsyslog configuration: {}",
@@ -112,7 +114,12 @@ fn check_arrivals(c: &Collector, lines: &[String], scheme: &str) {
         assert_eq!(syslog_field(d, "syslog.facility.code"), &json!(16));
         assert_eq!(syslog_field(d, "syslog.severity.code"), &json!(6));
         assert!(syslog_field(d, "syslog.hostname").is_string());
-        assert!(syslog_field(d, "source.address").as_str().unwrap().starts_with("127.0.0.1:"));
+        assert!(
+            syslog_field(d, "source.address")
+                .as_str()
+                .unwrap()
+                .starts_with("127.0.0.1:")
+        );
         let mut input = intake_engine::Map::with_capacity(1);
         input.insert("message", intake_engine::Value::from(e.message.as_str()));
         let normalized = format.parse(input, now);
@@ -203,7 +210,10 @@ async fn relp_child_receiver() {
     cfg.address = format!("127.0.0.1:{port}");
     let listener = Listener::bind("child", cfg).await.unwrap();
     listener
-        .serve(Arc::new(FileDeliver(std::sync::Mutex::new(file))), CancellationToken::new())
+        .serve(
+            Arc::new(FileDeliver(std::sync::Mutex::new(file))),
+            CancellationToken::new(),
+        )
         .await;
 }
 
@@ -258,7 +268,10 @@ fn relp_survives_sigkill_of_the_receiver() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let at_kill = received(&out).len();
-    assert!(at_kill < total, "all lines arrived before the kill: test proves nothing");
+    assert!(
+        at_kill < total,
+        "all lines arrived before the kill: test proves nothing"
+    );
     std::thread::sleep(Duration::from_millis(1500));
     let mut child = spawn_child(port, &out);
     let deadline = std::time::Instant::now() + Duration::from_secs(240);
