@@ -59,11 +59,13 @@ pub struct HttpIntakeSourceConfig {
     pub header_timeout_secs: u64,
 }
 
+// Memory held by waiting requests is bounded by about
+// max_pending_requests × max_body_bytes (and their parsed events).
 fn default_max_body_bytes() -> usize {
-    16 * 1024 * 1024
+    8 * 1024 * 1024
 }
 fn default_max_pending_requests() -> usize {
-    64
+    16
 }
 fn default_header_timeout_secs() -> u64 {
     30
