@@ -32,7 +32,10 @@ fn both_layouts_are_read() {
     for event in [&welf, &standard] {
         let json = intake_engine::json::to_json_string(event);
         assert!(json.contains("\"action\":\"logged-out\""), "{json}");
-        assert!(json.contains("\"@timestamp\":\"2026-03-01T10:00:00Z\""), "{json}");
+        assert!(
+            json.contains("\"@timestamp\":\"2026-03-01T10:00:00Z\""),
+            "{json}"
+        );
         assert!(json.contains("\"ip\":\"192.0.2.7\""), "{json}");
     }
 }
