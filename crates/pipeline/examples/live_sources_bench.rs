@@ -138,18 +138,32 @@ fn tcp_sender(port: u16, lines: Arc<Vec<String>>) -> std::thread::JoinHandle<()>
     })
 }
 
-/// Posts the lines as NDJSON batches of 1,000 over one keep-alive connection.
-async fn http_client(port: u16, lines: Arc<Vec<String>>, part: usize, parts: usize) -> u64 {
+/// The lines as NDJSON bodies of 1,000 `{"message": …}` objects, for `parts` clients.
+fn bodies(lines: &[String], parts: usize) -> Vec<Vec<(bytes::Bytes, u64)>> {
+    (0..parts)
+        .map(|part| {
+            let mine: Vec<&String> = lines.iter().skip(part).step_by(parts).collect();
+            mine.chunks(1000)
+                .map(|chunk| {
+                    let mut body = Vec::with_capacity(chunk.len() * 200);
+                    for l in chunk {
+                        serde_json::to_writer(&mut body, &serde_json::json!({ "message": l }))
+                            .unwrap();
+                        body.push(b'\n');
+                    }
+                    (bytes::Bytes::from(body), chunk.len() as u64)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Posts prepared bodies over one keep-alive connection, retrying until each gets 200.
+async fn http_client(port: u16, bodies: Vec<(bytes::Bytes, u64)>) -> u64 {
     let client = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}/jsons");
     let mut sent = 0u64;
-    let mine: Vec<&String> = lines.iter().skip(part).step_by(parts).collect();
-    for chunk in mine.chunks(1000) {
-        let mut body = Vec::with_capacity(chunk.len() * 200);
-        for l in chunk {
-            serde_json::to_writer(&mut body, &serde_json::json!({ "message": l })).unwrap();
-            body.push(b'\n');
-        }
+    for (body, n) in bodies {
         loop {
             let r = client
                 .post(&url)
@@ -163,7 +177,7 @@ async fn http_client(port: u16, lines: Arc<Vec<String>>, part: usize, parts: usi
                 _ => tokio::time::sleep(Duration::from_millis(200)).await,
             }
         }
-        sent += chunk.len() as u64;
+        sent += n;
     }
     sent
 }
@@ -203,9 +217,11 @@ async fn main() {
         "http-jsons" => {
             let sink = NormalizeToFile::new("aws-vpc-flow-logs", out);
             let port = start_http(sink.clone(), "aws-vpc-flow-logs", cancel.clone()).await;
+            let prepared = bodies(&data, 4);
             let t = Instant::now();
-            let clients: Vec<_> = (0..4)
-                .map(|p| tokio::spawn(http_client(port, data.clone(), p, 4)))
+            let clients: Vec<_> = prepared
+                .into_iter()
+                .map(|b| tokio::spawn(http_client(port, b)))
                 .collect();
             let mut sent = 0;
             for c in clients {
@@ -229,8 +245,9 @@ async fn main() {
             let sport = start_syslog(syslog_sink.clone(), cancel.clone()).await;
             let hport = start_http(http_sink.clone(), "pulse-connect-secure", cancel.clone()).await;
             let senders: Vec<_> = (0..4).map(|_| tcp_sender(sport, data.clone())).collect();
-            let clients: Vec<_> = (0..4)
-                .map(|p| tokio::spawn(http_client(hport, data.clone(), p, 4)))
+            let clients: Vec<_> = bodies(&data, 4)
+                .into_iter()
+                .map(|b| tokio::spawn(http_client(hport, b)))
                 .collect();
             let mut peak = 0f64;
             let t = Instant::now();

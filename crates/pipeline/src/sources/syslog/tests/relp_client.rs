@@ -143,3 +143,35 @@ async fn relp_protocol_error_closes_with_serverclose() {
     cancel.cancel();
     h.await.unwrap();
 }
+
+#[tokio::test]
+async fn relp_over_tls() {
+    let pki = Pki::new();
+    let c = Collector::new();
+    let mut cfg = config(Transport::Relp);
+    cfg.tls = Some(pki.server_tls(true));
+    let (port, cancel, h) = start(cfg, c.clone()).await;
+    let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let mut s = pki.connector(true).connect(name, tcp).await.unwrap();
+    let offer = "relp_version=0\nrelp_software=test\ncommands=syslog";
+    let mut wire = format!("1 open {} {offer}\n", offer.len()).into_bytes();
+    wire.extend(syslog_frame(2, "<13>1 - h app - - - over tls"));
+    s.write_all(&wire).await.unwrap();
+    s.flush().await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !String::from_utf8_lossy(&got).contains("2 rsp 6 200 OK\n") {
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .expect("no answer")
+            .unwrap();
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(c.messages(), ["over tls"]);
+    assert!(c.events.lock().unwrap()[0].0.starts_with("syslog+relp+tls://"));
+    cancel.cancel();
+    drop(s);
+    h.await.unwrap();
+}
