@@ -5,6 +5,7 @@
 //! cargo run --release -p intake-pipeline --example live_sources_bench -- syslog-tcp LINES_FILE
 //! cargo run --release -p intake-pipeline --example live_sources_bench -- http-jsons VPC_LINES_FILE
 //! cargo run --release -p intake-pipeline --example live_sources_bench -- memory LINES_FILE SECONDS
+//! cargo run --release -p intake-pipeline --example live_sources_bench -- parse LINES_FILE [FORMAT]
 //! ```
 //! `syslog-tcp` sends every line of the file (Pulse lines) with an RFC 3164 header over one TCP
 //! connection; `http-jsons` posts the file's lines as NDJSON `{"message": …}` batches of 1,000 over
@@ -276,7 +277,37 @@ async fn main() {
                 n
             );
         }
-        _ => eprintln!("modes: syslog-tcp FILE | http-jsons FILE | memory FILE SECONDS"),
+        "parse" => {
+            // The reference: the same lines normalized on one thread in chunks of 500 and
+            // written to a file, as `intake parse --threads 1` does, without a network.
+            let format = args
+                .get(3)
+                .map(String::as_str)
+                .unwrap_or("pulse-connect-secure");
+            let normalizer = Normalizer::from_name(format).unwrap();
+            let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(out).unwrap());
+            let t = Instant::now();
+            for chunk in data.chunks(500) {
+                let raw = chunk
+                    .iter()
+                    .map(|l| RawEvent {
+                        message: l.clone(),
+                        line: 0,
+                    })
+                    .collect();
+                let (batch, _) = normalizer.normalize(raw);
+                w.write_all(&batch.ndjson).unwrap();
+            }
+            w.flush().unwrap();
+            let secs = t.elapsed().as_secs_f64();
+            println!(
+                "parse {format}: {n} events in {secs:.2}s = {:.0} events/s",
+                n as f64 / secs
+            );
+        }
+        _ => eprintln!(
+            "modes: syslog-tcp FILE | http-jsons FILE | memory FILE SECONDS | parse FILE [FORMAT]"
+        ),
     }
     cancel.cancel();
 }

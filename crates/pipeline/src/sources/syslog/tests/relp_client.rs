@@ -170,7 +170,11 @@ async fn relp_over_tls() {
         got.extend_from_slice(&buf[..n]);
     }
     assert_eq!(c.messages(), ["over tls"]);
-    assert!(c.events.lock().unwrap()[0].0.starts_with("syslog+relp+tls://"));
+    assert!(
+        c.events.lock().unwrap()[0]
+            .0
+            .starts_with("syslog+relp+tls://")
+    );
     cancel.cancel();
     drop(s);
     h.await.unwrap();
