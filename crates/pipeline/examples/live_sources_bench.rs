@@ -19,7 +19,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use intake_pipeline::normalize::{Normalizer, RawEvent};
+use intake_pipeline::event::{LineKind, RawBatch};
+use intake_pipeline::normalize::{Normalized, Normalizer, load_format};
 use intake_pipeline::sources::deliver::{Deliver, Incoming};
 use intake_pipeline::sources::{http_intake, syslog};
 use tokio_util::sync::CancellationToken;
@@ -36,7 +37,7 @@ struct NormalizeToFile {
 impl NormalizeToFile {
     fn new(format: &str, path: &str) -> Arc<NormalizeToFile> {
         Arc::new(NormalizeToFile {
-            normalizer: Normalizer::from_name(format).unwrap(),
+            normalizer: normalizer(format),
             out: Mutex::new(BufWriter::with_capacity(
                 1 << 20,
                 std::fs::File::create(path).unwrap(),
@@ -55,22 +56,18 @@ impl Deliver for NormalizeToFile {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let n = events.len() as u64;
-        let raw: Vec<RawEvent> = events
-            .into_iter()
-            .map(|e| RawEvent {
-                message: e.message,
-                line: 0,
-            })
-            .collect();
+        let raw = raw_batch(events.iter().map(|e| e.message.as_str()));
+        let mut normalized = Normalized::default();
         // Normalization is CPU work: off the reactor threads.
-        let (batch, dead) = tokio::task::block_in_place(|| self.normalizer.normalize(raw));
+        tokio::task::block_in_place(|| self.normalizer.normalize(&raw, &mut normalized));
         {
             let mut out = self.out.lock().unwrap();
-            if out.write_all(&batch.ndjson).is_err() {
+            if out.write_all(&normalized.events.ndjson).is_err() {
                 return false;
             }
         }
-        self.dead.fetch_add(dead.len() as u64, Ordering::Relaxed);
+        self.dead
+            .fetch_add(normalized.dead.len() as u64, Ordering::Relaxed);
         self.events.fetch_add(n, Ordering::Relaxed);
         true
     }
@@ -78,6 +75,19 @@ impl Deliver for NormalizeToFile {
         self.dead.fetch_add(1, Ordering::Relaxed);
         true
     }
+}
+
+fn normalizer(format: &str) -> Normalizer {
+    Normalizer::new(load_format(format, false).unwrap().0)
+}
+
+/// Events as the normalizer takes them (their message only).
+fn raw_batch<'a>(messages: impl Iterator<Item = &'a str>) -> RawBatch {
+    let mut batch = RawBatch::new("bench".into());
+    for m in messages {
+        batch.push(m.as_bytes(), 0, LineKind::Whole);
+    }
+    batch
 }
 
 fn rss_mib() -> f64 {
@@ -284,19 +294,14 @@ async fn main() {
                 .get(3)
                 .map(String::as_str)
                 .unwrap_or("pulse-connect-secure");
-            let normalizer = Normalizer::from_name(format).unwrap();
+            let normalizer = normalizer(format);
+            let mut normalized = Normalized::default();
             let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(out).unwrap());
             let t = Instant::now();
             for chunk in data.chunks(500) {
-                let raw = chunk
-                    .iter()
-                    .map(|l| RawEvent {
-                        message: l.clone(),
-                        line: 0,
-                    })
-                    .collect();
-                let (batch, _) = normalizer.normalize(raw);
-                w.write_all(&batch.ndjson).unwrap();
+                let raw = raw_batch(chunk.iter().map(String::as_str));
+                normalizer.normalize(&raw, &mut normalized);
+                w.write_all(&normalized.events.ndjson).unwrap();
             }
             w.flush().unwrap();
             let secs = t.elapsed().as_secs_f64();

@@ -21,6 +21,8 @@ use crate::value::{Map, Str, Value};
 pub(crate) struct Kv {
     item_sep: Sep,
     value_sep: Sep,
+    /// `groups: true`: bracketed sections become nested maps (see `kv_groups`).
+    groups: bool,
 }
 
 /// A separator and how to find it.
@@ -221,17 +223,23 @@ impl Kv {
         if value.is_empty() {
             return Err(props.bad("value_sep", "must not be empty"));
         }
-        for key in ["groups", "reversed"] {
-            if props.get(key).is_some_and(Value::truthy) {
-                warnings.push(format!(
-                    "{}: property `{key}` is not supported and is ignored",
-                    props.external()
-                ));
-            }
+        let groups = props.get("groups").is_some_and(Value::truthy);
+        if groups && (!matches!(item.as_str(), r"\s" | r"\s+") || value != "=") {
+            return Err(props.bad(
+                "groups",
+                "needs the default separators (whitespace between items, `=` in them)",
+            ));
+        }
+        if props.get("reversed").is_some_and(Value::truthy) {
+            warnings.push(format!(
+                "{}: property `reversed` is not supported and is ignored",
+                props.external()
+            ));
         }
         Ok(Kv {
             item_sep: Sep::compile(&item),
             value_sep: Sep::compile(&value),
+            groups,
         })
     }
 
@@ -366,7 +374,8 @@ fn clean_value(text: &str, lo: usize, hi: usize) -> Option<(usize, usize)> {
 
 impl Parser for Kv {
     fn finds_spans(&self) -> bool {
-        true
+        // Sections make a nested output, not a flat one.
+        !self.groups
     }
 
     fn find_spans(
@@ -375,7 +384,7 @@ impl Parser for Kv {
         names: &Names,
         spans: &mut [Option<(u32, u32)>],
     ) -> Option<()> {
-        if names.len() != spans.len() || u32::try_from(text.len()).is_err() {
+        if self.groups || names.len() != spans.len() || u32::try_from(text.len()).is_err() {
             return None;
         }
         spans.fill(None);
@@ -400,7 +409,11 @@ impl Parser for Kv {
 
     fn parse(&self, input: &Value, _env: &Env) -> Result<Value, Failure> {
         let text = input_text(input)?;
-        let pairs = self.split(&text);
+        let pairs = if self.groups {
+            super::kv_groups::parse_groups(&text).map_err(Failure::Invalid)?
+        } else {
+            self.split(&text)
+        };
         // Text with no key/value pair at all is not this format: say so, so that an
         // event nothing could read is dead-lettered rather than passed on empty.
         if pairs.is_empty() {
@@ -510,6 +523,8 @@ mod tests {
             &[("groups", true.into()), ("reversed", false.into())],
         )
         .unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        let (_, w) = build("kv.parse-kv", &[("reversed", true.into())]).unwrap();
         assert_eq!(w.len(), 1, "{w:?}");
         assert!(
             build("kv.parse-kv", &[("item_sep", "".into())])

@@ -5,12 +5,18 @@
 //! `input_field` and `output_field` are handled by the executor and are not passed.
 
 mod case_match;
+mod cef;
 mod date;
+mod dict;
 mod dsv;
 pub mod grok;
 mod json;
 mod kv;
+mod kv_groups;
+mod leef;
 mod names;
+mod windows_event;
+mod xml;
 
 pub use names::Names;
 
@@ -105,6 +111,11 @@ pub fn compile(
         "grok.match" => Box::new(grok::GrokMatch::compile(&mut props)?),
         "grok.case_match" => Box::new(case_match::CaseMatch::compile(&mut props, scope)?),
         "date.parse" => Box::new(date::DateParse::compile(&mut props, scope)?),
+        "cef.parse-cef" => Box::new(cef::Cef::compile(&mut props)?),
+        "leef.parse-leef" => Box::new(leef::Leef::compile(&mut props)?),
+        "xml.parse-xml" => Box::new(xml::Xml::compile(&mut props)?),
+        "xml.parse-windows-event" => Box::new(windows_event::WindowsEvent::compile(&mut props)?),
+        "dict.parse" => Box::new(dict::Dict::compile(&mut props)?),
         "dsv.parse-dsv" => Box::new(dsv::Dsv::compile(&mut props, warnings)?),
         _ => return Err(format!("unknown external {name:?}")),
     };

@@ -14,7 +14,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::framing::{Frame, Framer};
 use super::{BATCH_EVENTS, RateLimitedLog, SyslogSourceConfig, Transport, incoming};
-use crate::metrics;
 use crate::sources::deliver::{Deliver, Incoming};
 
 /// What one connection task knows.
@@ -96,10 +95,8 @@ pub(super) async fn accept_loop(
     cancel: CancellationToken,
 ) {
     let permits = Arc::new(Semaphore::new(config.max_connections));
-    let refused = metrics::counter(
-        "intake_syslog_connections_refused_total",
-        &[("source", &name)],
-    );
+    let refused =
+        ::metrics::counter!("intake_syslog_connections_refused_total", "source" => name.clone());
     let refused_log = RateLimitedLog::new(Duration::from_secs(10));
     let scheme = config_scheme(&config, acceptor.is_some());
     let mut tasks = JoinSet::new();
@@ -118,7 +115,7 @@ pub(super) async fn accept_loop(
         };
         while tasks.try_join_next().is_some() {}
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            metrics::add(&refused, 1);
+            refused.increment(1);
             refused_log.hit(|held| {
                 tracing::warn!(source = %name, %peer, held_back = held,
                     max_connections = config.max_connections,

@@ -273,6 +273,7 @@ async fn tcp_connection_closed_when_the_pipeline_refuses() {
 
 #[tokio::test]
 async fn max_connections_and_idle_timeout() {
+    crate::metrics::install();
     let c = Collector::new();
     let mut cfg = config(Transport::Tcp);
     cfg.max_connections = 1;
@@ -312,6 +313,7 @@ async fn max_connections_and_idle_timeout() {
 
 #[tokio::test]
 async fn udp_overflow_is_counted() {
+    crate::metrics::install();
     let c = Collector::new();
     c.block(true);
     let mut cfg = config(Transport::Udp);

@@ -9,7 +9,6 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{BATCH_EVENTS, RateLimitedLog, SyslogSourceConfig, incoming};
-use crate::metrics;
 use crate::sources::deliver::{Deliver, Incoming, first_bytes};
 
 /// What the receiving loop hands to the delivering task.
@@ -34,7 +33,7 @@ pub(super) async fn serve(
             .unwrap_or_default()
     );
     let sender = tokio::spawn(deliver_loop(name.clone(), origin, rx, deliver));
-    let dropped = metrics::counter("intake_syslog_udp_dropped_total", &[("source", &name)]);
+    let dropped = ::metrics::counter!("intake_syslog_udp_dropped_total", "source" => name.clone());
     let drop_log = RateLimitedLog::new(Duration::from_secs(10));
     // A datagram one byte over the limit is enough to know it is too long.
     let mut buf = vec![0u8; (config.max_event_bytes + 1).min(65_536)];
@@ -74,7 +73,7 @@ pub(super) async fn serve(
             }
         };
         if tx.try_send(item).is_err() {
-            metrics::add(&dropped, 1);
+            dropped.increment(1);
             drop_log.hit(|held| {
                 tracing::warn!(source = %name, %peer, held_back = held,
                     "UDP datagram dropped: the pipeline queue is full (intake_syslog_udp_dropped_total)")
@@ -91,7 +90,7 @@ async fn deliver_loop(
     mut rx: mpsc::Receiver<Item>,
     deliver: Arc<dyn Deliver>,
 ) {
-    let lost = metrics::counter("intake_syslog_udp_undelivered_total", &[("source", &name)]);
+    let lost = ::metrics::counter!("intake_syslog_udp_undelivered_total", "source" => name.clone());
     let mut items = Vec::with_capacity(BATCH_EVENTS);
     while rx.recv_many(&mut items, BATCH_EVENTS).await > 0 {
         let mut events = Vec::with_capacity(items.len());
@@ -101,7 +100,7 @@ async fn deliver_loop(
                 Item::Dead { reason, raw } => {
                     tracing::warn!(source = %name, "{reason}");
                     if !deliver.dead_letter(&origin, reason, raw).await {
-                        metrics::add(&lost, 1);
+                        lost.increment(1);
                     }
                 }
             }
@@ -109,7 +108,7 @@ async fn deliver_loop(
         let n = events.len() as u64;
         if n > 0 && !deliver.deliver(&origin, events).await {
             // UDP cannot ask the sender again: the loss is counted and said.
-            metrics::add(&lost, n);
+            lost.increment(n);
             tracing::error!(source = %name, events = n,
                 "the pipeline did not accept UDP events; they are lost (intake_syslog_udp_undelivered_total)");
         }
