@@ -1,9 +1,12 @@
 //! Sources: where raw events come from. Byte-stream sources read through
 //! [`read_stream`], the one reader shared with `intake parse`.
 
+pub mod deliver;
 pub mod file;
+pub mod http_intake;
 pub mod s3_sqs;
 pub mod stdin;
+pub mod syslog;
 
 use std::io::Read;
 use std::sync::Arc;
