@@ -1,5 +1,6 @@
 //! Sources: where raw events come from.
 
+pub mod azure_blob;
 pub mod file;
 pub mod s3_sqs;
 pub mod stdin;
