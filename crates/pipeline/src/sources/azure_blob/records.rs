@@ -41,21 +41,45 @@ pub struct ScanError {
 
 const HEADER_KEY: &[u8] = b"\"records\"";
 
-/// Finds the complete records in `buf`. `from_start` says `buf` begins at byte 0 of the
-/// blob (so the `{"records":[` header comes first); otherwise it begins at a checkpoint.
-pub fn scan(buf: &[u8], from_start: bool) -> Result<Scan, ScanError> {
+/// Where in a blob a read begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum At {
+    /// Byte 0: the `{"records":[` header comes first.
+    Start,
+    /// Right after the header: the first record comes next, with no `,`.
+    AfterHeader,
+    /// Right after a record: a `,` comes before the next one.
+    AfterRecord,
+}
+
+impl At {
+    /// Where a read starting at `offset` begins, from the bytes just before it.
+    pub fn of(offset: u64, before: &[u8]) -> At {
+        match before
+            .iter()
+            .rev()
+            .find(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+        {
+            _ if offset == 0 => At::Start,
+            Some(b'[') => At::AfterHeader,
+            _ => At::AfterRecord,
+        }
+    }
+}
+
+/// Finds the complete records in `buf`, which begins `at` that place of the blob.
+pub fn scan(buf: &[u8], at_place: At) -> Result<Scan, ScanError> {
     let mut out = Scan::default();
     let mut at = 0;
-    if from_start {
+    if at_place == At::Start {
         match header_end(buf)? {
             Some(end) => at = end,
             None => return Ok(out),
         }
         out.consumed = at;
     }
-    // After the header, or right after a record: a record may follow only after a `,`
-    // (except the very first one).
-    let mut need_comma = !from_start;
+    // Right after a record, a record may follow only after a `,`.
+    let mut need_comma = at_place == At::AfterRecord;
     loop {
         at = skip_ws(buf, at);
         let Some(&b) = buf.get(at) else {
@@ -439,7 +463,7 @@ mod tests {
         let a = nsg_record(2, &["1,a"]);
         let b = nsg_record(2, &["2,b"]);
         let blob = format!("{{\"records\":[{a},\n{b}]}}");
-        let s = scan(blob.as_bytes(), true).unwrap();
+        let s = scan(blob.as_bytes(), At::Start).unwrap();
         assert_eq!(s.records.len(), 2);
         assert_eq!(&blob[s.records[0].clone()], a);
         assert_eq!(&blob[s.records[1].clone()], b);
@@ -453,13 +477,13 @@ mod tests {
         let b = nsg_record(2, &["2,b}\\\"{"]);
         let blob = format!("{{\"records\":[{a},{b}]}}");
         let cut = blob.len() - 10;
-        let s = scan(&blob.as_bytes()[..cut], true).unwrap();
+        let s = scan(&blob.as_bytes()[..cut], At::Start).unwrap();
         assert_eq!(s.records.len(), 1);
         assert!(!s.closed);
         // The next poll reads from the checkpoint: `,` then the second record.
         let rest = &blob.as_bytes()[s.consumed..];
         assert_eq!(rest[0], b',');
-        let s2 = scan(rest, false).unwrap();
+        let s2 = scan(rest, At::AfterRecord).unwrap();
         assert_eq!(s2.records.len(), 1);
         assert_eq!(&rest[s2.records[0].clone()], b.as_bytes());
         assert!(s2.closed);
@@ -469,21 +493,28 @@ mod tests {
     fn a_header_cut_anywhere_is_no_record_yet() {
         let blob = b"{ \"records\" : [";
         for cut in 0..blob.len() {
-            assert_eq!(scan(&blob[..cut], true).unwrap(), Scan::default(), "cut {cut}");
+            assert_eq!(scan(&blob[..cut], At::Start).unwrap(), Scan::default(), "cut {cut}");
         }
-        let s = scan(blob, true).unwrap();
+        let s = scan(blob, At::Start).unwrap();
         assert_eq!(s.consumed, blob.len());
         assert!(s.records.is_empty());
+        // The next read begins right after the header: no `,` before the first record.
+        assert_eq!(At::of(blob.len() as u64, blob), At::AfterHeader);
+        let s = scan(b"{\"a\":1},{\"b\":2}", At::AfterHeader).unwrap();
+        assert_eq!(s.records, [0..7, 8..15]);
+        assert!(scan(b"{\"a\":1}", At::AfterRecord).is_err());
+        assert_eq!(At::of(12, b"x}"), At::AfterRecord);
+        assert_eq!(At::of(0, b""), At::Start);
     }
 
     #[test]
     fn bytes_that_are_not_a_flow_log_blob_are_an_error_naming_the_offset() {
-        assert_eq!(scan(b"[1,2]", true).unwrap_err().offset, 0);
-        assert_eq!(scan(b"{\"value\":[", true).unwrap_err().offset, 1);
-        let e = scan(b",{}x", false).unwrap_err();
+        assert_eq!(scan(b"[1,2]", At::Start).unwrap_err().offset, 0);
+        assert_eq!(scan(b"{\"value\":[", At::Start).unwrap_err().offset, 1);
+        let e = scan(b",{}x", At::AfterRecord).unwrap_err();
         assert_eq!(e.offset, 3);
         // Two records with no comma between them.
-        assert!(scan(b"{\"records\":[{} {}]}", true).is_err());
+        assert!(scan(b"{\"records\":[{} {}]}", At::Start).is_err());
     }
 
     #[test]

@@ -276,7 +276,8 @@ impl AzureBlobSource {
         stats.blobs_read += 1;
         let body = &read.bytes[tail_len..];
         let base = cp.offset;
-        let scan = match records::scan(body, base == 0) {
+        let place = records::At::of(base, &read.bytes[..tail_len]);
+        let scan = match records::scan(body, place) {
             Ok(s) => s,
             Err(e) => {
                 // The rest of what was read cannot be split into records: it goes to the
