@@ -148,7 +148,13 @@ impl Deliver for Target {
             return false;
         }
         let n = self.sink.batches.fetch_add(1, Ordering::SeqCst);
-        if self.sink.hang_after.lock().unwrap().is_some_and(|limit| n >= limit) {
+        if self
+            .sink
+            .hang_after
+            .lock()
+            .unwrap()
+            .is_some_and(|limit| n >= limit)
+        {
             std::future::pending::<()>().await;
         }
         let mut all = self.sink.events.lock().unwrap();
@@ -260,14 +266,21 @@ fn vnet_tuple(i: u32) -> String {
 /// Writes a blob as Azure does: a header block, one block per record, a footer block,
 /// committed as one list (`records` of them, `closed` adds the footer).
 async fn commit(c: &BlobClient, container: &str, name: &str, records: &[String], closed: bool) {
-    c.put_block(container, name, "h-000000", Bytes::from_static(b"{\"records\":["))
-        .await
-        .unwrap();
+    c.put_block(
+        container,
+        name,
+        "h-000000",
+        Bytes::from_static(b"{\"records\":["),
+    )
+    .await
+    .unwrap();
     let mut ids = vec!["h-000000".to_string()];
     for (i, r) in records.iter().enumerate() {
         let id = format!("b-{i:06}");
         let body = if i == 0 { r.clone() } else { format!(",{r}") };
-        c.put_block(container, name, &id, Bytes::from(body)).await.unwrap();
+        c.put_block(container, name, &id, Bytes::from(body))
+            .await
+            .unwrap();
         ids.push(id);
     }
     if closed {
@@ -316,11 +329,24 @@ async fn nsg_v1_v2_and_vnet_v4_blobs_give_every_tuple_normalized() {
     let Some(az) = azurite() else { return };
     let c = setup(&az).await;
     let v1: Vec<String> = (0..3)
-        .map(|i| format!("{},10.1.0.9,192.0.2.{},5{i}000,22,T,I,D", 1770801245 + i, i + 1))
+        .map(|i| {
+            format!(
+                "{},10.1.0.9,192.0.2.{},5{i}000,22,T,I,D",
+                1770801245 + i,
+                i + 1
+            )
+        })
         .collect();
     let v2: Vec<String> = (0..40).map(v2_tuple).collect();
     let vnet: Vec<String> = (0..25).map(vnet_tuple).collect();
-    commit(&c, NSG, &nsg_name(1, 9), &[nsg_record(1, "UserRule_DenySsh", &v1)], true).await;
+    commit(
+        &c,
+        NSG,
+        &nsg_name(1, 9),
+        &[nsg_record(1, "UserRule_DenySsh", &v1)],
+        true,
+    )
+    .await;
     commit(
         &c,
         NSG,
@@ -364,8 +390,14 @@ async fn nsg_v1_v2_and_vnet_v4_blobs_give_every_tuple_normalized() {
             assert_eq!(event["network"]["transport"], "tcp");
             assert_eq!(event["source"]["packets"], f[9].parse::<u64>().unwrap());
             assert_eq!(event["destination"]["bytes"], f[12].parse::<u64>().unwrap());
-            assert_eq!(event["rule"]["ruleset"], "61f0a2b3-c4d5-4e6f-8a7b-9c0d1e2f3a4b");
-            assert_eq!(event["cloud"]["account"]["id"], "5c1d0e2f-0000-4a4b-8c8d-000000000001");
+            assert_eq!(
+                event["rule"]["ruleset"],
+                "61f0a2b3-c4d5-4e6f-8a7b-9c0d1e2f3a4b"
+            );
+            assert_eq!(
+                event["cloud"]["account"]["id"],
+                "5c1d0e2f-0000-4a4b-8c8d-000000000001"
+            );
         } else {
             assert_eq!(format, "azure-nsg-flow-logs");
             // The same tuple in the shape of the format's golden cases, normalized by
@@ -381,7 +413,11 @@ async fn nsg_v1_v2_and_vnet_v4_blobs_give_every_tuple_normalized() {
                 "version": version,
             })
             .to_string();
-            assert_eq!(event, normalize("azure-nsg-flow-logs", &golden_shape), "{tuple}");
+            assert_eq!(
+                event,
+                normalize("azure-nsg-flow-logs", &golden_shape),
+                "{tuple}"
+            );
             assert!(event["source"]["ip"].is_string());
         }
     }
@@ -405,7 +441,13 @@ async fn a_blob_growing_block_by_block_gives_every_tuple_exactly_once() {
         now.format("%H")
     );
     let records: Vec<String> = (0..6)
-        .map(|r| nsg_record(2, "R", &(r * 10..r * 10 + 10).map(v2_tuple).collect::<Vec<_>>()))
+        .map(|r| {
+            nsg_record(
+                2,
+                "R",
+                &(r * 10..r * 10 + 10).map(v2_tuple).collect::<Vec<_>>(),
+            )
+        })
         .collect();
     let dir = tempfile::tempdir().unwrap();
     let sink = Arc::new(Collect::default());
@@ -435,7 +477,13 @@ async fn a_refused_batch_is_read_again_and_a_kill_duplicates_at_most_one_batch()
     let c = setup(&az).await;
     // 20 records of 10 tuples, batches of 30 tuples (3 records).
     let records: Vec<String> = (0..20)
-        .map(|r| nsg_record(2, "R", &(r * 10..r * 10 + 10).map(v2_tuple).collect::<Vec<_>>()))
+        .map(|r| {
+            nsg_record(
+                2,
+                "R",
+                &(r * 10..r * 10 + 10).map(v2_tuple).collect::<Vec<_>>(),
+            )
+        })
         .collect();
     commit(&c, NSG, &nsg_name(3, 10), &records, true).await;
     let dir = tempfile::tempdir().unwrap();
@@ -473,7 +521,11 @@ async fn a_refused_batch_is_read_again_and_a_kill_duplicates_at_most_one_batch()
     all.extend(tuples_of(&second));
     let unique: std::collections::BTreeSet<&String> = all.iter().collect();
     assert_eq!(unique.len(), 200, "every tuple at least once");
-    assert!(all.len() - unique.len() <= 30, "{} duplicates", all.len() - unique.len());
+    assert!(
+        all.len() - unique.len() <= 30,
+        "{} duplicates",
+        all.len() - unique.len()
+    );
     assert_eq!(tuples_of(&second).len(), 140);
 }
 
@@ -485,14 +537,20 @@ async fn two_instances_share_the_blobs_through_leases_and_account_checkpoints() 
     for n in 0..8 {
         let tuples: Vec<String> = (n * 100..n * 100 + 30).map(v2_tuple).collect();
         want.extend(tuples.clone());
-        commit(&c, NSG, &nsg_name(n, 11), &[nsg_record(2, "R", &tuples)], true).await;
+        commit(
+            &c,
+            NSG,
+            &nsg_name(n, 11),
+            &[nsg_record(2, "R", &tuples)],
+            true,
+        )
+        .await;
     }
     let sinks: Vec<Arc<Collect>> = (0..2).map(|_| Arc::new(Collect::default())).collect();
     let mut tasks = Vec::new();
     for sink in &sinks {
         *sink.delay.lock().unwrap() = Duration::from_millis(150);
-        let mut src =
-            AzureBlobSource::new(config(&az, "azure", ""), targets(sink)).unwrap();
+        let mut src = AzureBlobSource::new(config(&az, "azure", ""), targets(sink)).unwrap();
         tasks.push(tokio::spawn(async move {
             let cancel = CancellationToken::new();
             let mut leased = 0;
@@ -512,11 +570,21 @@ async fn two_instances_share_the_blobs_through_leases_and_account_checkpoints() 
     assert_eq!(got, want, "every tuple exactly once here (no kill)");
     // No blob was read by both instances.
     let by_origin = |s: &Collect| -> std::collections::BTreeSet<String> {
-        s.events.lock().unwrap().iter().map(|(_, o, _)| o.clone()).collect()
+        s.events
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, o, _)| o.clone())
+            .collect()
     };
     let (a, b) = (by_origin(&sinks[0]), by_origin(&sinks[1]));
     assert!(a.is_disjoint(&b), "{a:?} and {b:?}");
-    assert!(!a.is_empty() && !b.is_empty(), "both instances worked: {} / {}", a.len(), b.len());
+    assert!(
+        !a.is_empty() && !b.is_empty(),
+        "both instances worked: {} / {}",
+        a.len(),
+        b.len()
+    );
     assert!(leased_elsewhere > 0, "the instances met a lease");
     // The checkpoints are in the account.
     let meta = c
@@ -524,7 +592,11 @@ async fn two_instances_share_the_blobs_through_leases_and_account_checkpoints() 
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(meta.get("finished").map(String::as_str), Some("true"), "{meta:?}");
+    assert_eq!(
+        meta.get("finished").map(String::as_str),
+        Some("true"),
+        "{meta:?}"
+    );
 }
 
 #[tokio::test]
@@ -538,7 +610,14 @@ async fn the_bandwidth_example_adds_up_across_begin_continue_and_end() {
         "1770801360,10.1.0.4,198.51.100.77,49822,443,T,O,A,C,41,20311,37,51230".to_string(),
         "1770801395,10.1.0.4,198.51.100.77,49822,443,T,O,A,E,12,3020,15,18844".to_string(),
     ];
-    commit(&c, NSG, &nsg_name(9, 12), &[nsg_record(2, "R", &tuples)], true).await;
+    commit(
+        &c,
+        NSG,
+        &nsg_name(9, 12),
+        &[nsg_record(2, "R", &tuples)],
+        true,
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let sink = Arc::new(Collect::default());
     let mut src = AzureBlobSource::new(
@@ -576,9 +655,13 @@ async fn unknown_versions_and_broken_bytes_go_to_the_dead_letter_with_the_record
     let good = nsg_record(2, "R", &[v2_tuple(1)]);
     let unknown = nsg_record(3, "R", &[v2_tuple(2)]);
     commit(&c, NSG, &nsg_name(20, 13), &[good, unknown.clone()], true).await;
-    c.put_blob(NSG, &nsg_name(21, 13), Bytes::from_static(b"<html>not a flow log</html>"))
-        .await
-        .unwrap();
+    c.put_blob(
+        NSG,
+        &nsg_name(21, 13),
+        Bytes::from_static(b"<html>not a flow log</html>"),
+    )
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let sink = Arc::new(Collect::default());
     let mut src = AzureBlobSource::new(
@@ -593,7 +676,10 @@ async fn unknown_versions_and_broken_bytes_go_to_the_dead_letter_with_the_record
     let (reason, raw) = &dead.iter().find(|(r, _)| r.contains("version")).unwrap();
     assert!(reason.contains("unknown flow log version 3"), "{reason}");
     assert_eq!(raw, &unknown);
-    let (reason, raw) = &dead.iter().find(|(r, _)| r.contains("not a flow log")).unwrap();
+    let (reason, raw) = &dead
+        .iter()
+        .find(|(r, _)| r.contains("not a flow log"))
+        .unwrap();
     assert!(reason.contains("byte 0"), "{reason}");
     assert_eq!(raw, "<html>not a flow log</html>");
     // Nothing is dead-lettered twice.
@@ -607,7 +693,13 @@ async fn a_blob_rewritten_from_scratch_is_read_again_from_the_start() {
     let c = setup(&az).await;
     let name = nsg_name(30, 14);
     let big: Vec<String> = (0..3)
-        .map(|r| nsg_record(2, "R", &(r * 10..r * 10 + 10).map(v2_tuple).collect::<Vec<_>>()))
+        .map(|r| {
+            nsg_record(
+                2,
+                "R",
+                &(r * 10..r * 10 + 10).map(v2_tuple).collect::<Vec<_>>(),
+            )
+        })
         .collect();
     commit(&c, NSG, &name, &big, false).await;
     let dir = tempfile::tempdir().unwrap();
@@ -621,11 +713,23 @@ async fn a_blob_rewritten_from_scratch_is_read_again_from_the_start() {
     assert_eq!(tuples_of(&sink).len(), 30);
     // Replaced by a blob as long or longer, with other records.
     let other: Vec<String> = (0..4)
-        .map(|r| nsg_record(2, "S", &(500 + r * 10..500 + r * 10 + 10).map(v2_tuple).collect::<Vec<_>>()))
+        .map(|r| {
+            nsg_record(
+                2,
+                "S",
+                &(500 + r * 10..500 + r * 10 + 10)
+                    .map(v2_tuple)
+                    .collect::<Vec<_>>(),
+            )
+        })
         .collect();
-    c.put_blob(NSG, &name, Bytes::from(format!("{{\"records\":[{}]}}", other.join(","))))
-        .await
-        .unwrap();
+    c.put_blob(
+        NSG,
+        &name,
+        Bytes::from(format!("{{\"records\":[{}]}}", other.join(","))),
+    )
+    .await
+    .unwrap();
     src.poll_once(&CancellationToken::new()).await.unwrap();
     let got = tuples_of(&sink);
     assert_eq!(got.len(), 70);
@@ -640,7 +744,14 @@ async fn a_blob_rewritten_from_scratch_is_read_again_from_the_start() {
 async fn a_connection_string_and_a_wrong_key_are_told_apart() {
     let Some(az) = azurite() else { return };
     let c = setup(&az).await;
-    commit(&c, VNET, &vnet_name(2, 15), &[vnet_record(&[vnet_tuple(1)])], true).await;
+    commit(
+        &c,
+        VNET,
+        &vnet_name(2, 15),
+        &[vnet_record(&[vnet_tuple(1)])],
+        true,
+    )
+    .await;
     let cs = format!(
         "DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};BlobEndpoint={};",
         az.endpoint
@@ -667,4 +778,130 @@ async fn a_connection_string_and_a_wrong_key_are_told_apart() {
     let e = bad.healthcheck().await.unwrap_err().to_string();
     assert!(e.contains("403"), "{e}");
     assert!(!e.contains(&wrong) && !e.contains(KEY), "{e}");
+}
+
+/// A Deliver that normalizes every event to JSON on the spot, as the pipeline's
+/// normalizer does, and counts them.
+struct Normalizing {
+    format: intake_engine::Format,
+    out: Mutex<(usize, usize)>,
+}
+
+#[async_trait::async_trait]
+impl Deliver for Normalizing {
+    async fn deliver(&self, _origin: &str, events: Vec<Incoming>) -> bool {
+        let mut buf = Vec::with_capacity(1 << 20);
+        let mut n = 0;
+        for e in &events {
+            buf.clear();
+            self.format
+                .parse_message_json(&e.message, now(), &mut buf)
+                .unwrap();
+            n += 1;
+        }
+        let mut out = self.out.lock().unwrap();
+        out.0 += n;
+        out.1 += buf.len();
+        true
+    }
+    async fn dead_letter(&self, _: &str, reason: String, _: Vec<u8>) -> bool {
+        panic!("{reason}")
+    }
+}
+
+/// The figure of the issue: a 60 MB PT1H.json in Azurite, every tuple normalized, against
+/// normalizing the same raw events from a file (what `intake parse` does, one thread on
+/// both sides). Run it in release:
+/// `cargo test --release -p intake-pipeline --test azure_blob sixty -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement: 60 MB, run in release"]
+async fn sixty_megabytes_of_nsg_v2_collected_against_parsing_a_file() {
+    let Some(az) = azurite() else { return };
+    let c = setup(&az).await;
+    let mut records = Vec::new();
+    let mut size = 0;
+    let mut i = 0u32;
+    while size < 60 << 20 {
+        let tuples: Vec<String> = (i..i + 100).map(v2_tuple).collect();
+        i += 100;
+        let r = nsg_record(2, "DefaultRule_AllowInternetOutBound", &tuples);
+        size += r.len() + 1;
+        records.push(r);
+    }
+    let blob = format!("{{\"records\":[{}]}}", records.join(","));
+    let name = nsg_name(40, 16);
+    // Uploaded in 1 MiB blocks (Azure writes blocks too).
+    let mut ids = Vec::new();
+    for (k, chunk) in blob.as_bytes().chunks(1 << 20).enumerate() {
+        let id = format!("p-{k:06}");
+        c.put_block(NSG, &name, &id, Bytes::copy_from_slice(chunk))
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    c.put_block_list(NSG, &name, &ids).await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let format = || intake_formats::builtin("azure-nsg-flow-logs").unwrap();
+    let sink = Arc::new(Normalizing {
+        format: format(),
+        out: Mutex::new((0, 0)),
+    });
+    let targets: HashMap<String, Arc<dyn Deliver>> = [(
+        "azure-nsg-flow-logs".to_string(),
+        sink.clone() as Arc<dyn Deliver>,
+    )]
+    .into();
+    let conf = config(&az, dir.path().to_str().unwrap(), "");
+    let conf = AzureBlobSourceConfig {
+        format: "azure-nsg-flow-logs".into(),
+        containers: vec![NSG.into()],
+        ..conf
+    };
+    let mut src = AzureBlobSource::new(conf, targets).unwrap();
+    let t = Instant::now();
+    src.poll_once(&CancellationToken::new()).await.unwrap();
+    let collect = t.elapsed();
+    let (events, _) = *sink.out.lock().unwrap();
+    assert_eq!(events, i as usize);
+
+    // The same raw events, one per line in a file, normalized the same way.
+    let mut lines = String::new();
+    for r in &records {
+        for m in intake_pipeline::sources::azure_blob::records::split(r.as_bytes(), None)
+            .unwrap()
+            .messages
+        {
+            lines.push_str(&m);
+            lines.push('\n');
+        }
+    }
+    let file = dir.path().join("tuples.ndjson");
+    std::fs::write(&file, &lines).unwrap();
+    drop(lines);
+    let f = format();
+    let t = Instant::now();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut buf = Vec::with_capacity(1 << 20);
+    let mut n = 0;
+    for line in text.lines() {
+        buf.clear();
+        f.parse_message_json(line, now(), &mut buf).unwrap();
+        n += 1;
+    }
+    let parse = t.elapsed();
+    assert_eq!(n, events);
+    let ratio = parse.as_secs_f64() / collect.as_secs_f64();
+    eprintln!(
+        "60 MB blob ({} bytes, {events} tuples): collected and normalized in {collect:?} ({:.0} events/s); the same events from a file in {parse:?} ({:.0} events/s); collector speed = {:.0}% of the file's",
+        blob.len(),
+        events as f64 / collect.as_secs_f64(),
+        events as f64 / parse.as_secs_f64(),
+        ratio * 100.0
+    );
+    assert!(
+        ratio >= 0.7,
+        "the collector runs at {:.0}% of the file's speed",
+        ratio * 100.0
+    );
 }

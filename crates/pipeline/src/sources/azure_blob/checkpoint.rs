@@ -56,8 +56,7 @@ const FILE_NAME: &str = "azure-blob-checkpoints.ndjson";
 impl CheckpointStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
-        fs::create_dir_all(dir)
-            .with_context(|| format!("checkpoint folder {}", dir.display()))?;
+        fs::create_dir_all(dir).with_context(|| format!("checkpoint folder {}", dir.display()))?;
         let path = dir.join(FILE_NAME);
         let mut map = HashMap::new();
         let mut lines = 0;
@@ -270,11 +269,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = CheckpointStore::open(dir.path()).unwrap();
         let n = 100_000u64;
-        let key = |i: u64| format!("insights-logs-flowlogflowevent/resourceId=/SUBSCRIPTIONS/S/y=2026/m=03/d=02/h=14/m=00/macAddress=blob{i}/PT1H.json");
+        let key = |i: u64| {
+            format!(
+                "insights-logs-flowlogflowevent/resourceId=/SUBSCRIPTIONS/S/y=2026/m=03/d=02/h=14/m=00/macAddress=blob{i}/PT1H.json"
+            )
+        };
         let t = Instant::now();
         for round in 0..2 {
             for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
-                s.set_many(chunk.iter().map(|&i| (key(i), cp(i + round)))).unwrap();
+                s.set_many(chunk.iter().map(|&i| (key(i), cp(i + round))))
+                    .unwrap();
             }
         }
         let write = t.elapsed();

@@ -246,7 +246,7 @@ impl BlobClient {
         let what = format!("{method} {}{}", self.endpoint, escaped);
         req.send()
             .await
-            .map_err(|e| anyhow!("{what}: {}", e.without_url()))
+            .map_err(|e| anyhow!("{what}: {}", chain(e)))
     }
 
     /// Turns a non-success answer into an error with its status and Azure error code.
@@ -293,7 +293,11 @@ impl BlobClient {
 
     /// Lists one blob at most: the container is reachable with these credentials.
     pub async fn probe(&self, container: &str, prefix: &str) -> anyhow::Result<usize> {
-        let mut q = vec![("restype", "container"), ("comp", "list"), ("maxresults", "1")];
+        let mut q = vec![
+            ("restype", "container"),
+            ("comp", "list"),
+            ("maxresults", "1"),
+        ];
         if !prefix.is_empty() {
             q.push(("prefix", prefix));
         }
@@ -506,7 +510,13 @@ impl BlobClient {
         blob: &str,
     ) -> anyhow::Result<Option<BTreeMap<String, String>>> {
         let resp = self
-            .send(Method::HEAD, &format!("/{container}/{blob}"), &[], &[], None)
+            .send(
+                Method::HEAD,
+                &format!("/{container}/{blob}"),
+                &[],
+                &[],
+                None,
+            )
             .await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -548,6 +558,19 @@ impl BlobClient {
         Self::check(resp, &format!("writing metadata of {container}/{blob}")).await?;
         Ok(())
     }
+}
+
+/// An HTTP error and its causes, without the URL (a SAS would be in its query).
+pub(crate) fn chain(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 fn header(resp: &reqwest::Response, name: &str) -> String {

@@ -158,7 +158,10 @@ impl TokenSource {
             }
         };
         let status = resp.status();
-        let text = resp.text().await.map_err(|e| anyhow!("{}", e.without_url()))?;
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| anyhow!("{}", e.without_url()))?;
         let json: serde_json::Value = serde_json::from_str(&text)
             .map_err(|_| anyhow!("HTTP {status}: the answer is not JSON"))?;
         if !status.is_success() {

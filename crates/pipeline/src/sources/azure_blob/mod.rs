@@ -279,7 +279,9 @@ mod tests {
 
     #[test]
     fn one_authentication_at_most_and_no_secret_in_errors() {
-        let c = config("account = \"a\"\naccount_key = \"c2VjcmV0\"\nsas_token = \"sig=zzz-secret\"").unwrap();
+        let c =
+            config("account = \"a\"\naccount_key = \"c2VjcmV0\"\nsas_token = \"sig=zzz-secret\"")
+                .unwrap();
         let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("account_key, sas_token"), "{e}");
         assert!(!e.contains("zzz-secret") && !e.contains("c2VjcmV0"), "{e}");
@@ -290,7 +292,12 @@ mod tests {
 
     #[test]
     fn unknown_keys_formats_and_missing_pieces_are_named() {
-        assert!(config("acount = \"a\"").unwrap_err().to_string().contains("acount"));
+        assert!(
+            config("acount = \"a\"")
+                .unwrap_err()
+                .to_string()
+                .contains("acount")
+        );
         let c = config("account = \"a\"").unwrap();
         c.validate().unwrap();
         let mut c2 = c.clone();
@@ -312,13 +319,21 @@ mod tests {
         c.validate().unwrap();
         assert_eq!(c.client().unwrap().account(), "dev1");
         let c = config("connection_string = \"AccountName=x\"").unwrap();
-        assert!(c.validate().unwrap_err().to_string().contains("neither AccountKey"));
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("neither AccountKey")
+        );
     }
 
     #[test]
     fn checkpoints_azure_means_the_account() {
         let mut c = config("account = \"a\"").unwrap();
-        assert_eq!(c.checkpoint_place(), CheckpointPlace::Local("/tmp/x".into()));
+        assert_eq!(
+            c.checkpoint_place(),
+            CheckpointPlace::Local("/tmp/x".into())
+        );
         c.checkpoints = "azure".into();
         assert_eq!(
             c.checkpoint_place(),

@@ -360,11 +360,9 @@ fn version_text(v: &serde_json::Value) -> String {
 
 fn version_number(v: &serde_json::Value) -> Option<i64> {
     match v {
-        serde_json::Value::Number(n) => n.as_i64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.fract() == 0.0)
-                .map(|f| f as i64)
-        }),
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
         serde_json::Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -493,7 +491,11 @@ mod tests {
     fn a_header_cut_anywhere_is_no_record_yet() {
         let blob = b"{ \"records\" : [";
         for cut in 0..blob.len() {
-            assert_eq!(scan(&blob[..cut], At::Start).unwrap(), Scan::default(), "cut {cut}");
+            assert_eq!(
+                scan(&blob[..cut], At::Start).unwrap(),
+                Scan::default(),
+                "cut {cut}"
+            );
         }
         let s = scan(blob, At::Start).unwrap();
         assert_eq!(s.consumed, blob.len());
@@ -529,7 +531,8 @@ mod tests {
             .iter()
             .map(|m| serde_json::from_str(m).unwrap())
             .collect();
-        let pick = |k: &str| -> Vec<&str> { events.iter().map(|e| e[k].as_str().unwrap()).collect() };
+        let pick =
+            |k: &str| -> Vec<&str> { events.iter().map(|e| e[k].as_str().unwrap()).collect() };
         assert_eq!(pick("flow.0"), ["1,a", "2,b", "3,c", "4,d"]);
         assert_eq!(pick("rule"), ["R1", "R1", "R1", "R2"]);
         assert_eq!(pick("macAddress"), ["M1", "M1", "M2", "M3"]);
@@ -550,7 +553,8 @@ mod tests {
             .iter()
             .map(|m| serde_json::from_str(m).unwrap())
             .collect();
-        let pick = |k: &str| -> Vec<&str> { events.iter().map(|e| e[k].as_str().unwrap()).collect() };
+        let pick =
+            |k: &str| -> Vec<&str> { events.iter().map(|e| e[k].as_str().unwrap()).collect() };
         assert_eq!(pick("flow.0"), ["1,x", "2,y", "3,z", "4,w"]);
         assert_eq!(pick("aclID"), ["A1", "A1", "A1", "A2"]);
         assert_eq!(pick("rule"), ["R1", "R1", "R2", "R3"]);
@@ -561,7 +565,12 @@ mod tests {
 
     #[test]
     fn versions_pick_the_format_and_unknown_ones_are_errors() {
-        assert_eq!(split(nsg_record(1, &["1"]).as_bytes(), None).unwrap().schema, Schema::Nsg);
+        assert_eq!(
+            split(nsg_record(1, &["1"]).as_bytes(), None)
+                .unwrap()
+                .schema,
+            Schema::Nsg
+        );
         assert!(matches!(
             split(nsg_record(3, &["1"]).as_bytes(), None),
             Err(RecordError::UnknownVersion(v)) if v == "3"
@@ -571,7 +580,10 @@ mod tests {
             Err(RecordError::UnknownVersion(v)) if v == "5"
         ));
         assert_eq!(split(br#"{"time":"t"}"#, None), Err(RecordError::NoVersion));
-        assert!(matches!(split(b"{\"time\":", None), Err(RecordError::Json(_))));
+        assert!(matches!(
+            split(b"{\"time\":", None),
+            Err(RecordError::Json(_))
+        ));
         assert!(matches!(
             split(nsg_record(2, &["1"]).as_bytes(), Some(Schema::Vnet)),
             Err(RecordError::WrongFormat { .. })

@@ -127,7 +127,9 @@ impl AzureBlobSource {
                     )
                 }
                 Ok(_) => {}
-                Err(e) => tracing::error!(account = self.client.account(), "azure blob poll: {e:#}"),
+                Err(e) => {
+                    tracing::error!(account = self.client.account(), "azure blob poll: {e:#}")
+                }
             }
             tokio::select! {
                 () = cancel.cancelled() => return,
@@ -171,15 +173,23 @@ impl AzureBlobSource {
                 if unchanged(&cp, item) {
                     return Ok(());
                 }
-                self.read(container, item, &key, cp, None, cancel, stats).await?;
+                self.read(container, item, &key, cp, None, cancel, stats)
+                    .await?;
             }
-            Store::Account { container: lock_container, seen } => {
+            Store::Account {
+                container: lock_container,
+                seen,
+            } => {
                 if seen.get(&key) == Some(&item.size) {
                     return Ok(());
                 }
                 let lock_container = lock_container.clone();
                 self.client.ensure_blob(&lock_container, &key).await?;
-                let lease = match self.client.acquire_lease(&lock_container, &key, LEASE_SECS).await {
+                let lease = match self
+                    .client
+                    .acquire_lease(&lock_container, &key, LEASE_SECS)
+                    .await
+                {
                     Ok(l) => l,
                     Err(e) if e.is::<LeaseTaken>() => {
                         stats.leased_elsewhere += 1;
@@ -205,14 +215,26 @@ impl AzureBlobSource {
                     })
                 };
                 let result = async {
-                    let meta = self.client.metadata(&lock_container, &key).await?.unwrap_or_default();
+                    let meta = self
+                        .client
+                        .metadata(&lock_container, &key)
+                        .await?
+                        .unwrap_or_default();
                     let cp = checkpoint_from_meta(&meta)
                         .with_context(|| format!("the checkpoint of {key} in {lock_container}"))?;
                     if unchanged(&cp, item) {
                         return Ok(Read::Done);
                     }
-                    self.read(container, item, &key, cp, Some((&lock_container, &lease)), cancel, stats)
-                        .await
+                    self.read(
+                        container,
+                        item,
+                        &key,
+                        cp,
+                        Some((&lock_container, &lease)),
+                        cancel,
+                        stats,
+                    )
+                    .await
                 }
                 .await;
                 renewing.cancel();
@@ -284,7 +306,10 @@ impl AzureBlobSource {
                 // dead letter as is, and the blob is resumed after it.
                 let reason = format!("{origin}: byte {}: {e}", base + e.offset as u64);
                 let target = self.any_target();
-                if !target.dead_letter(&origin, reason, body[e.offset..].to_vec()).await {
+                if !target
+                    .dead_letter(&origin, reason, body[e.offset..].to_vec())
+                    .await
+                {
                     return Ok(Read::Refused);
                 }
                 stats.dead_letters += 1;
@@ -310,7 +335,10 @@ impl AzureBlobSource {
                     }));
                 }
                 Err(e) => batch.dead.push((
-                    format!("{origin}: record at byte {}: {e}", base + range.start as u64),
+                    format!(
+                        "{origin}: record at byte {}: {e}",
+                        base + range.start as u64
+                    ),
                     record.to_vec(),
                 )),
             }
@@ -486,7 +514,10 @@ mod tests {
         m.insert("tail".into(), "7d".into());
         m.insert("finished".into(), "true".into());
         let cp = checkpoint_from_meta(&m).unwrap();
-        assert_eq!((cp.offset, cp.tail.as_str(), cp.finished), (120, "7d", true));
+        assert_eq!(
+            (cp.offset, cp.tail.as_str(), cp.finished),
+            (120, "7d", true)
+        );
         m.insert("offset".into(), "x".into());
         assert!(checkpoint_from_meta(&m).is_err());
     }
