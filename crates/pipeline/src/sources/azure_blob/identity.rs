@@ -201,3 +201,118 @@ impl TokenSource {
             .map_err(|e| anyhow!("the token endpoint: {}", e.without_url()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A token endpoint on loopback: answers each request with `answer` (status, body)
+    /// and hands the request text back.
+    async fn endpoint(
+        answers: Vec<(u16, &'static str)>,
+    ) -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            for (status, body) in answers {
+                let (mut sock, _) = listener.accept().await.unwrap();
+                let mut req = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = sock.read(&mut buf).await.unwrap();
+                    req.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&req).to_string();
+                    if let Some((head, rest)) = text.split_once("\r\n\r\n") {
+                        let len = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap())
+                            })
+                            .unwrap_or(0);
+                        if rest.len() >= len {
+                            tx.send(text).unwrap();
+                            break;
+                        }
+                    }
+                }
+                let resp = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                sock.write_all(resp.as_bytes()).await.unwrap();
+            }
+        });
+        (url, rx)
+    }
+
+    #[tokio::test]
+    async fn a_client_secret_gets_a_token_once_and_it_is_cached() {
+        let (url, mut rx) =
+            endpoint(vec![(200, r#"{"access_token":"tok-1","expires_in":3599}"#)]).await;
+        let src = TokenSource::new(
+            Credential::ClientSecret {
+                tenant_id: "tenant-9".into(),
+                client_id: "app-3".into(),
+                secret: "s3cr&t".into(),
+            },
+            Some(&url),
+        )
+        .unwrap();
+        assert_eq!(src.token().await.unwrap(), "tok-1");
+        assert_eq!(src.token().await.unwrap(), "tok-1");
+        let req = rx.recv().await.unwrap();
+        assert!(
+            req.starts_with("POST /tenant-9/oauth2/v2.0/token "),
+            "{req}"
+        );
+        assert!(req.contains("grant_type=client_credentials"), "{req}");
+        assert!(req.contains("client_id=app%2D3"), "{req}");
+        assert!(req.contains("client_secret=s3cr%26t"), "{req}");
+        assert!(
+            req.contains("scope=https%3A%2F%2Fstorage%2Eazure%2Ecom%2F%2Edefault"),
+            "{req}"
+        );
+        assert!(
+            rx.try_recv().is_err(),
+            "the second token came from the cache"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_federated_token_file_is_sent_as_the_assertion_and_refusals_name_no_secret() {
+        let (url, mut rx) = endpoint(vec![(
+            400,
+            r#"{"error":"invalid_client","error_description":"AADSTS700016: application not found\r\nTrace ID: x"}"#,
+        )])
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "eyJhbGciOi.fake-jwt.sig\n").unwrap();
+        let src = TokenSource::new(
+            Credential::FederatedToken {
+                tenant_id: "t".into(),
+                client_id: "c".into(),
+                token_file: file,
+            },
+            Some(&url),
+        )
+        .unwrap();
+        let e = format!("{:#}", src.token().await.unwrap_err());
+        assert!(e.contains("workload identity"), "{e}");
+        assert!(
+            e.contains("invalid_client") && e.contains("AADSTS700016"),
+            "{e}"
+        );
+        assert!(!e.contains("fake-jwt"), "{e}");
+        let req = rx.recv().await.unwrap();
+        assert!(
+            req.contains("client_assertion=eyJhbGciOi%2Efake%2Djwt%2Esig&"),
+            "{req}"
+        );
+        assert!(req.contains("client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient%2Dassertion%2Dtype%3Ajwt%2Dbearer"), "{req}");
+    }
+}
