@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Fill fuzz/corpus/<target>/ with seed inputs taken from the repository: the
 templates and grok patterns of the built-in formats, their test cases' messages, and a
-few lines of each bench generator. Deterministic. Usage: fuzz/seed.py"""
+few lines of each bench generator (all of these lines for `differential`).
+Deterministic. Usage: fuzz/seed.py"""
 import glob
 import json
 import os
@@ -49,6 +50,13 @@ def main():
         target = "format_" + slug.replace("-", "_")
         for i, m in enumerate(messages.get(slug, []) + generated[slug]):
             put(target, "%03d" % i, m)
+
+    # differential: every line above goes through every planned format.
+    n = 0
+    for slug in sorted(set(messages) | set(generated)):
+        for m in messages.get(slug, []) + generated.get(slug, []):
+            put("differential", "%03d" % n, m)
+            n += 1
 
     # Templates: every {{ }} / {% %} of the built-in formats.
     n = 0

@@ -2,8 +2,9 @@
 //! they can also be driven from a stable harness (`tests/replay.rs`) on inputs kept
 //! in `corpus/` or `artifacts/`.
 //!
-//! Oracles: no panic, no abort, no hang; and whatever the engine produces must
-//! serialize to JSON that reads back.
+//! Oracles: no panic, no abort, no hang; whatever the engine produces must
+//! serialize to JSON that reads back; and the flat executor must write exactly what
+//! the interpreter writes (`differential`).
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
@@ -11,7 +12,7 @@ use std::sync::OnceLock;
 use chrono::TimeZone;
 use intake_engine::datetime::{self, Timestamp, Zone};
 use intake_engine::externals::{self, grok::Grok};
-use intake_engine::json::{parse_json, write_json};
+use intake_engine::json::{parse_json, to_json_string_sorted, write_json};
 use intake_engine::template::{self, Env, Scope, Template};
 use intake_engine::{Format, Map, Value};
 
@@ -73,7 +74,7 @@ pub fn template(data: &[u8]) {
     let _ = template::literal_eval(&src);
     let Ok(t) = Template::compile(&src, &TestScope) else { return };
     let slots = test_slots();
-    let env = Env { slots: &slots, now: now() };
+    let env = Env::new(&slots, now());
     if let Ok(Some(v)) = t.eval(&env) {
         check_json(&v);
     }
@@ -84,7 +85,7 @@ fn run_external(name: &str, props: &Map, input: &str) {
     let mut warnings = Vec::new();
     let Ok(p) = externals::compile(name, props, &TestScope, &mut warnings) else { return };
     let slots = test_slots();
-    let env = Env { slots: &slots, now: now() };
+    let env = Env::new(&slots, now());
     if let Ok(v) = p.parse(&Value::from(input), &env) {
         check_json(&v);
     }
@@ -191,5 +192,67 @@ pub fn format_parse(slug: &str, data: &[u8]) {
     input.insert("message", Value::from(text(data).as_ref()));
     if let Ok(v) = format.parse(input, now()) {
         check_json(&v);
+    }
+}
+
+/// Every built-in format the flat executor takes, twice: as loaded (planned) and
+/// `interpreted_only`.
+fn format_pairs() -> &'static [(String, Format, Format)] {
+    static PAIRS: OnceLock<Vec<(String, Format, Format)>> = OnceLock::new();
+    PAIRS.get_or_init(|| {
+        let pairs: Vec<_> = intake_formats::list()
+            .into_iter()
+            .map(|info| {
+                let load = || {
+                    intake_formats::builtin(&info.slug)
+                        .unwrap_or_else(|e| panic!("cannot load {}: {e}", info.slug))
+                };
+                (info.slug.clone(), load(), load().interpreted_only())
+            })
+            // An unplanned format runs the interpreter both ways: nothing to compare.
+            .filter(|(_, planned, _)| planned.is_planned())
+            .collect();
+        assert!(!pairs.is_empty(), "no built-in format is planned");
+        pairs
+    })
+}
+
+/// The input line through both executors of every planned built-in format: the
+/// rejection, or the event written, must be the same.
+///
+/// Events are compared as JSON values, keys in any order: the plan writes an
+/// object's keys in the order the format first names them, the interpreter in the
+/// order this event first wrote them, and the two differ when a format's first write
+/// to an object writes nothing (e.g. its source field is missing). Set
+/// `DIFFERENTIAL_BYTES=1` to require the same bytes as well.
+pub fn differential(data: &[u8]) {
+    static BYTES: OnceLock<bool> = OnceLock::new();
+    let bytes = *BYTES.get_or_init(|| std::env::var_os("DIFFERENTIAL_BYTES").is_some());
+    let message = text(data);
+    let (mut fast, mut slow) = (Vec::new(), Vec::new());
+    for (slug, planned, interpreted) in format_pairs() {
+        fast.clear();
+        slow.clear();
+        let a = planned.parse_message_json(&message, now(), &mut fast);
+        let b = interpreted.parse_message_json(&message, now(), &mut slow);
+        let same = a == b
+            && (fast == slow || (!bytes && a.is_ok() && canonical(&fast) == canonical(&slow)));
+        if !same {
+            panic!(
+                "{slug}: the executors differ on {message:?}\n  plan:        {a:?} {}\n  interpreter: {b:?} {}",
+                String::from_utf8_lossy(&fast),
+                String::from_utf8_lossy(&slow),
+            );
+        }
+    }
+}
+
+/// An event's JSON with every object's keys sorted; the text itself when it is not
+/// JSON (then only the same bytes compare equal).
+fn canonical(json: &[u8]) -> String {
+    let text = String::from_utf8_lossy(json);
+    match parse_json(&text) {
+        Ok(v) => to_json_string_sorted(&v),
+        Err(_) => format!("not JSON: {text}"),
     }
 }

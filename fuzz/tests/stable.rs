@@ -20,6 +20,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("grok", intake_fuzz::grok),
     ("dsv", intake_fuzz::dsv),
     ("date", intake_fuzz::date),
+    ("differential", intake_fuzz::differential),
 ];
 
 fn format_target(slug: &str) -> Target {

@@ -1,7 +1,6 @@
 //! The `intake` binary: a thin layer over the engine, the formats and the pipeline.
 
 mod formats_cmd;
-mod input;
 mod parse_cmd;
 mod run_cmd;
 

@@ -1,12 +1,12 @@
 //! `intake parse`: raw events from files or stdin → NDJSON ECS events.
 //!
-//! The reader cuts the input into batches of whole lines; workers normalize the
-//! batches (one thread each) and the writer puts the results back in input order.
-//! Channels are bounded, so memory stays flat whatever the input size.
+//! The pipeline's one reader cuts the input into batches of whole lines; the
+//! pipeline's normalize workers (the same as `intake run`'s) normalize them, and the
+//! writer takes the results in input order. Channels are bounded, so memory stays
+//! flat whatever the input size.
 
-use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,11 +14,12 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use base64::Engine as _;
-use intake_engine::json::{parse_json, write_json, write_json_str};
-use intake_engine::{Format, Timestamp, Value};
-
-use crate::input::{self, Batch, LineKind, LineSplitter};
+use intake_engine::{Format, Timestamp};
+use intake_pipeline::event::Closed;
+use intake_pipeline::normalize::{Formatter, Framing, Normalizer};
+use intake_pipeline::pool::{Done, Pending, Pool};
+use intake_pipeline::sources::{StreamError, StreamOptions, read_batches};
+use tokio_util::sync::CancellationToken;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
 pub enum InputKind {
@@ -70,154 +71,6 @@ pub struct ParseArgs {
     pub interpret: bool,
 }
 
-/// What one batch produced: serialized events and dead-letter records.
-#[derive(Default)]
-struct Output {
-    seq: u64,
-    events: Vec<u8>,
-    dead: Vec<u8>,
-    read: u64,
-    written: u64,
-    dead_count: u64,
-    /// The first reason seen of each kind, with its count.
-    reasons: Vec<(String, u64)>,
-}
-
-struct Worker<'a> {
-    format: &'a Format,
-    kind: InputKind,
-    now: Timestamp,
-    max: usize,
-}
-
-impl Worker<'_> {
-    /// Normalizes `batch` into `events`, an empty buffer (a recycled one keeps its
-    /// capacity, which saves growing it again).
-    fn run(&self, batch: &Batch, mut events: Vec<u8>) -> Output {
-        events.clear();
-        events.reserve(batch.data.len() * 4);
-        let mut out = Output {
-            seq: batch.seq,
-            events,
-            ..Output::default()
-        };
-        for line in &batch.lines {
-            let mut bytes = &batch.data[line.start..line.end];
-            if let [rest @ .., b'\r'] = bytes {
-                bytes = rest;
-            }
-            if bytes.is_empty() && line.kind == LineKind::Whole {
-                continue;
-            }
-            out.read += 1;
-            match line.kind {
-                LineKind::Whole => {}
-                LineKind::Oversize => {
-                    let why = format!(
-                        "event longer than --max-event-bytes ({} bytes); its first bytes are kept",
-                        self.max
-                    );
-                    dead_letter(&mut out, &batch.input, line.number, bytes, &why);
-                    continue;
-                }
-                LineKind::Truncated => {
-                    let why = "truncated input: the stream ended inside this event";
-                    dead_letter(&mut out, &batch.input, line.number, bytes, why);
-                    continue;
-                }
-            }
-            // Most lines are ASCII: the SIMD check takes them in 16 or 32 bytes a step.
-            let Ok(text) = simdutf8::basic::from_utf8(bytes) else {
-                dead_letter(
-                    &mut out,
-                    &batch.input,
-                    line.number,
-                    bytes,
-                    "not valid UTF-8",
-                );
-                continue;
-            };
-            let event = match self.kind {
-                InputKind::Lines => {
-                    // Raw lines take the format's direct path to JSON.
-                    match self
-                        .format
-                        .parse_message_json(text, self.now, &mut out.events)
-                    {
-                        Ok(()) => {
-                            out.events.push(b'\n');
-                            out.written += 1;
-                        }
-                        Err(r) => {
-                            dead_letter(&mut out, &batch.input, line.number, bytes, &r.reason)
-                        }
-                    }
-                    continue;
-                }
-                InputKind::Json => match parse_json(text) {
-                    Ok(Value::Map(m)) => m,
-                    Ok(other) => {
-                        let why = format!(
-                            "input line is JSON but not an object ({})",
-                            other.type_name()
-                        );
-                        dead_letter(&mut out, &batch.input, line.number, bytes, &why);
-                        continue;
-                    }
-                    Err(e) => {
-                        dead_letter(
-                            &mut out,
-                            &batch.input,
-                            line.number,
-                            bytes,
-                            &format!("invalid JSON input: {e}"),
-                        );
-                        continue;
-                    }
-                },
-            };
-            match self.format.parse(event, self.now) {
-                Ok(v) => {
-                    write_json(&v, &mut out.events);
-                    out.events.push(b'\n');
-                    out.written += 1;
-                }
-                Err(r) => dead_letter(&mut out, &batch.input, line.number, bytes, &r.reason),
-            }
-        }
-        out
-    }
-}
-
-/// Appends a dead-letter record: where the event came from, the raw event (base64
-/// when it is not UTF-8) and the reason.
-fn dead_letter(out: &mut Output, input: &str, number: u64, raw: &[u8], reason: &str) {
-    out.dead_count += 1;
-    if let Some((_, n)) = out.reasons.iter_mut().find(|(r, _)| r == reason) {
-        *n += 1;
-    } else if out.reasons.len() < 16 {
-        out.reasons.push((reason.to_string(), 1));
-    }
-    let d = &mut out.dead;
-    d.extend_from_slice(b"{\"reason\":");
-    write_json_str(reason, d);
-    d.extend_from_slice(b",\"input\":");
-    write_json_str(input, d);
-    d.extend_from_slice(b",\"line\":");
-    d.extend_from_slice(number.to_string().as_bytes());
-    match std::str::from_utf8(raw) {
-        Ok(text) => {
-            d.extend_from_slice(b",\"raw\":");
-            write_json_str(text, d);
-        }
-        Err(_) => {
-            d.extend_from_slice(b",\"raw_base64\":");
-            write_json_str(&base64::engine::general_purpose::STANDARD.encode(raw), d);
-        }
-    }
-    d.extend_from_slice(b"}\n");
-}
-
 /// Where results go, and the running totals.
 struct Sink {
     events: Box<dyn Write + Send>,
@@ -225,26 +78,34 @@ struct Sink {
     read: u64,
     written: u64,
     dead_count: u64,
+    fell_back: u64,
+    /// The first reasons seen, with their counts.
     reasons: Vec<(String, u64)>,
 }
 
 impl Sink {
-    /// Writes a batch's results; gives back its event buffer for reuse.
-    fn accept(&mut self, out: Output) -> io::Result<Vec<u8>> {
-        self.events.write_all(&out.events)?;
-        if let Some(d) = self.dead.as_mut() {
-            d.write_all(&out.dead)?;
-        }
-        self.read += out.read;
-        self.written += out.written;
-        self.dead_count += out.dead_count;
-        for (reason, n) in out.reasons {
-            match self.reasons.iter_mut().find(|(r, _)| *r == reason) {
-                Some((_, m)) => *m += n,
-                None => self.reasons.push((reason, n)),
+    fn accept(&mut self, done: &Done) -> io::Result<()> {
+        let n = &done.normalized;
+        self.events.write_all(&n.events.ndjson)?;
+        self.read += n.read;
+        self.written += n.events.count as u64;
+        self.fell_back += n.fell_back;
+        self.dead_count += n.dead.len() as u64;
+        let mut dead_json = Vec::new();
+        for d in &n.dead {
+            if let Some((_, c)) = self.reasons.iter_mut().find(|(r, _)| *r == d.reason) {
+                *c += 1;
+            } else if self.reasons.len() < 16 {
+                self.reasons.push((d.reason.clone(), 1));
+            }
+            if self.dead.is_some() {
+                d.write_json("parse", &mut dead_json);
             }
         }
-        Ok(out.events)
+        if let Some(f) = self.dead.as_mut() {
+            f.write_all(&dead_json)?;
+        }
+        Ok(())
     }
 }
 
@@ -273,16 +134,52 @@ pub fn parse_now(now: Option<&str>) -> anyhow::Result<Timestamp> {
     }
 }
 
-/// Input per batch: large enough that handing a batch between threads is cheap,
-/// small enough that the batches and event buffers in flight stay a few MiB.
-const BATCH_BYTES: usize = 256 * 1024;
+/// Counts the raw (compressed) bytes read, for progress reporting.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Opens `path` (`-` for stdin).
+fn open(path: &str, raw_bytes: Arc<AtomicU64>) -> io::Result<(String, Box<dyn Read + Send>)> {
+    let (name, raw): (String, Box<dyn Read + Send>) = if path == "-" {
+        ("<stdin>".into(), Box::new(io::stdin()))
+    } else {
+        let file =
+            File::open(path).map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))?;
+        (path.to_string(), Box::new(file))
+    };
+    Ok((
+        name,
+        Box::new(Counting {
+            inner: raw,
+            count: raw_bytes,
+        }),
+    ))
+}
 
 pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
     let mut format = load_format(&args.format, args.lenient)?;
     if args.interpret {
         format = format.interpreted_only();
     }
-    let now = parse_now(args.now.as_deref())?;
+    let normalizer = Arc::new(Normalizer {
+        format: Formatter::Engine(Arc::new(format)),
+        framing: match args.input {
+            InputKind::Lines => Framing::Lines,
+            InputKind::Json => Framing::Json,
+        },
+        max_event_bytes: args.max_event_bytes,
+        now: Some(parse_now(args.now.as_deref())?),
+    });
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -312,6 +209,7 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
         read: 0,
         written: 0,
         dead_count: 0,
+        fell_back: 0,
         reasons: Vec::new(),
     };
 
@@ -322,38 +220,23 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
         .filter_map(|f| std::fs::metadata(f).ok().map(|m| m.len()))
         .sum();
     let progress = (!args.quiet && io::stderr().is_terminal()).then(|| progress_bar(total));
-
-    let worker = Worker {
-        format: &format,
-        kind: args.input,
-        now,
-        max: args.max_event_bytes,
-    };
     let started = Instant::now();
     let mut input_errors = Vec::new();
+    // The same workers and normalize stage as `intake run`.
+    let pool = Pool::new(threads);
 
     std::thread::scope(|scope| -> anyhow::Result<()> {
-        // The writer: puts results back in input order.
-        let (result_tx, result_rx) = mpsc::sync_channel::<Output>(threads * 2);
+        // The writer takes the results in the order the batches were read.
+        let (order_tx, order_rx) = mpsc::sync_channel::<Pending>(threads * 2);
         let sink = &mut sink;
         let progress_ref = progress.as_ref();
         let raw = raw_bytes.clone();
-        // Written event buffers go back to the workers: the same few buffers serve
-        // the whole run, so memory stays flat (fresh large buffers per batch let the
-        // allocator's per-thread arenas grow).
-        let (recycle_tx, recycle_rx) = mpsc::channel::<Vec<u8>>();
-        let recycle_rx = Arc::new(std::sync::Mutex::new(recycle_rx));
         let writer = scope.spawn(move || -> io::Result<()> {
-            let mut pending = BTreeMap::new();
-            let mut next = 0u64;
-            for out in result_rx {
-                pending.insert(out.seq, out);
-                while let Some(out) = pending.remove(&next) {
-                    let events = sink.accept(out)?;
-                    // The workers may all have stopped: then it is simply dropped.
-                    let _ = recycle_tx.send(events);
-                    next += 1;
-                }
+            for pending in order_rx {
+                let Some(done) = pending.wait() else {
+                    return Err(io::Error::other("a normalize worker stopped"));
+                };
+                sink.accept(&done)?;
                 if let Some(p) = progress_ref {
                     p.set_position(raw.load(Ordering::Relaxed));
                     p.set_message(format!("{} events", sink.written));
@@ -362,79 +245,34 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
             Ok(())
         });
 
-        // Workers: one channel of batches shared by all. Spent batches go back to
-        // the reader, whose buffers they become again.
-        let (batch_tx, batch_rx) = mpsc::sync_channel::<Batch>(threads * 2);
-        let (spent_tx, spent_rx) = mpsc::channel::<Batch>();
-        let batch_rx = Arc::new(std::sync::Mutex::new(batch_rx));
-        let worker = &worker;
-        for _ in 0..threads {
-            let rx = batch_rx.clone();
-            let tx = result_tx.clone();
-            let recycled = recycle_rx.clone();
-            let spent = spent_tx.clone();
-            scope.spawn(move || {
-                loop {
-                    let batch = match rx.lock() {
-                        Ok(guard) => guard.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok(batch) = batch else { return };
-                    let events = recycled
-                        .lock()
-                        .ok()
-                        .and_then(|r| r.try_recv().ok())
-                        .unwrap_or_default();
-                    if tx.send(worker.run(&batch, events)).is_err() {
-                        return;
-                    }
-                    // The reader may be done: then it is simply dropped.
-                    let _ = spent.send(batch);
-                }
-            });
-        }
-        drop(result_tx);
-
-        // The reader, on this thread.
-        let mut seq = 0u64;
+        // The reader, on this thread: the one reader of every byte-stream source.
+        let never = CancellationToken::new();
         'files: for file in &files {
-            let input = match input::open(file, raw_bytes.clone()) {
+            let (name, reader) = match open(file, raw_bytes.clone()) {
                 Ok(i) => i,
                 Err(e) => {
                     input_errors.push(e.to_string());
                     continue;
                 }
             };
-            let mut splitter = LineSplitter::new(input, args.max_event_bytes, BATCH_BYTES);
-            loop {
-                match splitter.next_batch(seq, spent_rx.try_recv().ok()) {
-                    Ok(Some(batch)) => {
-                        seq += 1;
-                        if batch_tx.send(batch).is_err() {
-                            break 'files;
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        input_errors.push(format!(
-                            "{}: {e} after {} bytes ({} complete lines); the events read before are kept",
-                            splitter.name(),
-                            splitter.bytes_read,
-                            splitter.lines_read(),
-                        ));
-                        // The unterminated tail goes to the dead letter, in order.
-                        if let Some(partial) = splitter.take_partial(seq) {
-                            seq += 1;
-                            if batch_tx.send(partial).is_err() {
-                                break 'files;
-                            }
-                        }
-                        break;
-                    }
-                }
+            let options = StreamOptions {
+                max_event_bytes: args.max_event_bytes,
+                plain: false,
+                context: None,
+                rewriter: None,
+                abort: &never,
+            };
+            let result = read_batches(reader, name.as_str().into(), options, &mut |batch| {
+                let pending = pool.submit_blocking(batch, &normalizer)?;
+                order_tx.send(pending).map_err(|_| Closed)
+            });
+            match result {
+                Ok(_) => {}
+                Err(StreamError::Stopped) => break 'files,
+                Err(e) => input_errors.push(e.to_string()),
             }
         }
-        drop(batch_tx);
+        drop(order_tx);
         match writer.join() {
             Err(_) => anyhow::bail!("the writer thread failed"),
             // A reader that stops early (`| head`) is not an error.
@@ -488,6 +326,12 @@ fn summary(sink: &Sink, elapsed: Duration, dead_file: bool) {
         "intake: {} events read, {} written, {} dead-lettered in {:.2}s ({:.0} events/s)",
         sink.read, sink.written, sink.dead_count, secs, rate
     );
+    if sink.fell_back > 0 {
+        eprintln!(
+            "intake:   {} events ran on the interpreter (the flat executor does not model them)",
+            sink.fell_back
+        );
+    }
     if sink.dead_count > 0 {
         for (reason, n) in sink.reasons.iter().take(5) {
             eprintln!("intake:   {n} × {reason}");

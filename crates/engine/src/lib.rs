@@ -22,5 +22,5 @@ pub mod template;
 pub mod value;
 
 pub use datetime::Timestamp;
-pub use format::{Format, FormatFiles, LoadError, LoadOptions, Rejection};
+pub use format::{Format, FormatFiles, Input, LoadError, LoadOptions, Rejection, Route};
 pub use value::{Map, Str, Value};

@@ -12,9 +12,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::oneshot;
 
+type OnDone = Box<dyn FnOnce(bool) + Send + Sync>;
+
 struct Shared {
     failed: AtomicBool,
     done: std::sync::Mutex<Option<oneshot::Sender<bool>>>,
+    /// For a unit nested in another: the claim it holds on the outer unit, and
+    /// what to call when it settles (latency measurement).
+    outer: std::sync::Mutex<Option<(AckRef, OnDone)>>,
 }
 
 impl Drop for Shared {
@@ -22,6 +27,10 @@ impl Drop for Shared {
         let ok = !self.failed.load(Ordering::SeqCst);
         if let Some(tx) = self.done.lock().ok().and_then(|mut d| d.take()) {
             let _ = tx.send(ok);
+        }
+        if let Some((outer, on_done)) = self.outer.lock().ok().and_then(|mut o| o.take()) {
+            on_done(ok);
+            if ok { outer.accept() } else { outer.reject() }
         }
     }
 }
@@ -39,6 +48,7 @@ impl AckRef {
         let shared = Arc::new(Shared {
             failed: AtomicBool::new(false),
             done: std::sync::Mutex::new(Some(tx)),
+            outer: std::sync::Mutex::new(None),
         });
         (
             AckRef {
@@ -47,6 +57,19 @@ impl AckRef {
             },
             AckWaiter { rx },
         )
+    }
+
+    /// A unit nested in `outer`: it holds one claim on `outer`, settled (and
+    /// `on_done` called with the outcome) once every claim of the new unit is.
+    pub fn nested(outer: &AckRef, on_done: impl FnOnce(bool) + Send + Sync + 'static) -> AckRef {
+        AckRef {
+            shared: Some(Arc::new(Shared {
+                failed: AtomicBool::new(false),
+                done: std::sync::Mutex::new(None),
+                outer: std::sync::Mutex::new(Some((outer.clone(), Box::new(on_done)))),
+            })),
+            accepted: false,
+        }
     }
 
     /// A claim that tracks nothing (sources with nothing to acknowledge upstream).
@@ -166,6 +189,27 @@ mod tests {
         });
         t.await.unwrap();
         assert!(waiter.wait().await);
+    }
+
+    #[tokio::test]
+    async fn nested_units_settle_their_outer_claim() {
+        let (root, waiter) = AckRef::new();
+        let seen = Arc::new(std::sync::Mutex::new(None));
+        let s = seen.clone();
+        let inner = AckRef::nested(&root, move |ok| *s.lock().unwrap() = Some(ok));
+        let a = inner.clone();
+        inner.accept();
+        root.accept();
+        assert_eq!(*seen.lock().unwrap(), None);
+        a.accept();
+        assert_eq!(*seen.lock().unwrap(), Some(true));
+        assert!(waiter.wait().await);
+
+        let (root, waiter) = AckRef::new();
+        let inner = AckRef::nested(&root, |_| {});
+        root.accept();
+        inner.reject();
+        assert!(!waiter.wait().await);
     }
 
     #[test]

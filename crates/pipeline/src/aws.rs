@@ -8,7 +8,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{self, ProvideCredentials, error::CredentialsError, future};
 
-use crate::config::AwsAuth;
+use crate::sources::s3_sqs::AwsAuth;
 
 /// Assumes a role with `AssumeRoleWithWebIdentity`, reading the token file anew at
 /// every refresh (token files are rotated by their issuer). The SDK caches the

@@ -7,25 +7,48 @@
 
 use std::sync::Arc;
 
+use tokio::sync::mpsc;
+
 use crate::ack::AckRef;
-use crate::event::{Closed, Delivery, EncodedBatch, SinkSender};
-use crate::metrics;
+use crate::event::{Closed, Delivery, EncodedBatch};
 
 /// One dead-lettered item.
 #[derive(Debug, Clone, Default)]
 pub struct DeadRecord {
     pub reason: String,
-    /// The raw event or message text, when there is one.
-    pub message: Option<String>,
-    /// Where it came from: `s3://bucket/key`, a file path, `stdin`, `sqs`.
+    /// The raw event or message, when there is one (written as text when it is
+    /// UTF-8, else in base64).
+    pub raw: Option<Vec<u8>>,
+    /// Where it came from: `s3://bucket/key`, a file path, `stdin`, a peer.
     pub origin: Option<String>,
-    /// 1-based line in the object or file.
+    /// 1-based line (or row, frame) in its origin.
     pub line: Option<u64>,
+    /// The upstream unit it belonged to (an SQS message id).
     pub sqs_message_id: Option<String>,
 }
 
 impl DeadRecord {
+    pub fn new(reason: impl Into<String>) -> DeadRecord {
+        DeadRecord {
+            reason: reason.into(),
+            ..DeadRecord::default()
+        }
+    }
+
+    pub fn with_text(mut self, text: impl Into<String>) -> DeadRecord {
+        self.raw = Some(text.into().into_bytes());
+        self
+    }
+
+    /// The raw event as text (lossy, for logs).
+    pub fn text(&self) -> Option<std::borrow::Cow<'_, str>> {
+        self.raw.as_deref().map(String::from_utf8_lossy)
+    }
+
+    /// One NDJSON line: `{"@timestamp", "message" | intake.raw_base64, "intake":
+    /// {source, reason, origin, line, sqs_message_id}, "dead_letter": true}`.
     pub fn write_json(&self, source: &str, out: &mut Vec<u8>) {
+        use base64::Engine as _;
         let mut intake = serde_json::Map::new();
         intake.insert("source".into(), source.into());
         intake.insert("reason".into(), self.reason.clone().into());
@@ -45,8 +68,16 @@ impl DeadRecord {
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
                 .into(),
         );
-        if let Some(m) = &self.message {
-            doc.insert("message".into(), m.clone().into());
+        if let Some(raw) = &self.raw {
+            match std::str::from_utf8(raw) {
+                Ok(text) => {
+                    doc.insert("message".into(), text.into());
+                }
+                Err(_) => {
+                    let b64 = base64::engine::general_purpose::STANDARD.encode(raw);
+                    intake.insert("raw_base64".into(), b64.into());
+                }
+            }
         }
         doc.insert("intake".into(), serde_json::Value::Object(intake));
         doc.insert("dead_letter".into(), true.into());
@@ -56,27 +87,24 @@ impl DeadRecord {
     }
 }
 
-/// Where a source's dead-letter records go.
+/// Where a source's dead-letter records go: a sink's queue, or (without one) the
+/// log, where each is counted and its reason shown (never silently dropped).
 #[derive(Clone)]
 pub struct DeadLetter {
     pub source: Arc<str>,
-    pub sink: Option<SinkSender>,
+    pub sink: Option<mpsc::Sender<Delivery>>,
 }
 
 impl DeadLetter {
     fn encode(&self, records: &[DeadRecord]) -> EncodedBatch {
-        let mut batch = EncodedBatch::default();
+        let mut batch = EncodedBatch {
+            ndjson: crate::buffers::take(),
+            count: 0,
+        };
         for r in records {
             r.write_json(&self.source, &mut batch.ndjson);
             batch.count += 1;
         }
-        metrics::add(
-            &metrics::counter(
-                "intake_events_dead_lettered_total",
-                &[("source", &self.source)],
-            ),
-            records.len() as u64,
-        );
         batch
     }
 
@@ -87,7 +115,7 @@ impl DeadLetter {
                 origin = r.origin.as_deref().unwrap_or(""),
                 line = r.line,
                 sqs_message_id = r.sqs_message_id.as_deref(),
-                message = r.message.as_deref().map(|m| truncate(m, 300)),
+                message = r.text().as_deref().map(|m| truncate(m, 300)),
                 "dead letter (no dead_letter sink configured): {}",
                 r.reason
             );
@@ -97,39 +125,32 @@ impl DeadLetter {
         }
     }
 
-    fn delivery(&self, records: &[DeadRecord], ack: &AckRef) -> Option<(SinkSender, Delivery)> {
+    /// Hands `records` to the dead-letter sink with a claim on `ack`, or logs them.
+    pub async fn send(&self, records: &[DeadRecord], ack: &AckRef) -> Result<(), Closed> {
         if records.is_empty() {
-            return None;
+            return Ok(());
         }
-        let batch = self.encode(records);
+        crate::internal_events::DeadLettered {
+            source: &self.source,
+            count: records.len(),
+        }
+        .emit();
         match &self.sink {
-            Some(sink) => Some((
-                sink.clone(),
-                Delivery {
-                    batch: Arc::new(batch),
+            Some(tx) => {
+                let first = &records[0];
+                let delivery = Delivery {
+                    batch: Arc::new(self.encode(records)),
                     ack: ack.clone(),
+                    origin: first.origin.as_deref().unwrap_or("").into(),
+                    context: first.sqs_message_id.as_deref().map(Into::into),
                     dead_letter: None,
-                },
-            )),
+                };
+                tx.send(delivery).await.map_err(|_| Closed)
+            }
             None => {
                 self.log(records);
-                None
+                Ok(())
             }
-        }
-    }
-
-    /// From blocking threads only.
-    pub fn send_blocking(&self, records: &[DeadRecord], ack: &AckRef) -> Result<(), Closed> {
-        match self.delivery(records, ack) {
-            Some((sink, d)) => sink.tx.blocking_send(d).map_err(|_| Closed),
-            None => Ok(()),
-        }
-    }
-
-    pub async fn send(&self, records: &[DeadRecord], ack: &AckRef) -> Result<(), Closed> {
-        match self.delivery(records, ack) {
-            Some((sink, d)) => sink.tx.send(d).await.map_err(|_| Closed),
-            None => Ok(()),
         }
     }
 }
@@ -153,7 +174,7 @@ mod tests {
     fn record_json() {
         let r = DeadRecord {
             reason: "bad".into(),
-            message: Some("x y".into()),
+            raw: Some(b"x y".to_vec()),
             origin: Some("s3://b/k".into()),
             line: Some(3),
             sqs_message_id: None,

@@ -1,12 +1,123 @@
-//! What travels from sources to sinks: batches of serialized events (NDJSON, one
-//! compact JSON document per line), each with an acknowledgement claim.
+//! What travels through the pipeline: batches of raw events from the sources, and
+//! batches of serialized events (NDJSON, one compact JSON document per line) with an
+//! acknowledgement claim towards the transforms and sinks.
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use intake_engine::Map;
 
 use crate::ack::AckRef;
-use crate::dead_letter::DeadLetter;
+use crate::dead_letter::DeadRecord;
+
+/// What a raw line of a batch is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    Whole,
+    /// Longer than the limit: the range holds only its beginning.
+    Oversize,
+    /// The stream broke off inside it (e.g. a truncated gzip).
+    Truncated,
+}
+
+/// One raw event of a batch: a byte range of the batch's data.
+#[derive(Debug, Clone, Copy)]
+pub struct RawLine {
+    pub start: usize,
+    pub end: usize,
+    /// 1-based position in its origin (line of a file, row, frame); 0 when none.
+    pub number: u64,
+    pub kind: LineKind,
+}
+
+/// What a source knows of an event besides its text.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// Other input fields the format reads (the event is then interpreted).
+    pub fields: Option<Map>,
+    /// Fields added to the normalized event where the format did not set them
+    /// (a syslog header, the peer's address).
+    pub defaults: Option<Arc<Map>>,
+}
+
+/// Raw events from one origin, back to back in one buffer (no allocation per event).
+#[derive(Debug, Default)]
+pub struct RawBatch {
+    /// Where they came from: a file path, `s3://bucket/key`, a peer address.
+    pub origin: Arc<str>,
+    /// An upstream unit they belong to (an SQS message id), for dead-letter records.
+    pub context: Option<Arc<str>>,
+    pub data: Vec<u8>,
+    pub lines: Vec<RawLine>,
+    /// Per-line extras, parallel to `lines`; empty when no line has any.
+    pub extras: Vec<Option<Box<Extras>>>,
+    /// Records that were already refused before normalization (a frame too long, a
+    /// notification that is not one), delivered to the dead letter with the batch.
+    pub dead: Vec<DeadRecord>,
+}
+
+impl RawBatch {
+    pub fn new(origin: Arc<str>) -> RawBatch {
+        RawBatch {
+            origin,
+            context: None,
+            data: crate::buffers::take(),
+            lines: Vec::new(),
+            extras: Vec::new(),
+            dead: Vec::new(),
+        }
+    }
+
+    /// Empties the batch for reuse, keeping its buffers.
+    pub fn clear(&mut self, origin: Arc<str>) {
+        self.origin = origin;
+        self.context = None;
+        self.data.clear();
+        self.lines.clear();
+        self.extras.clear();
+        self.dead.clear();
+    }
+
+    pub fn push(&mut self, bytes: &[u8], number: u64, kind: LineKind) {
+        let start = self.data.len();
+        self.data.extend_from_slice(bytes);
+        self.lines.push(RawLine {
+            start,
+            end: self.data.len(),
+            number,
+            kind,
+        });
+        if !self.extras.is_empty() {
+            self.extras.push(None);
+        }
+    }
+
+    /// A whole event with extras.
+    pub fn push_with(&mut self, text: &str, number: u64, extras: Extras) {
+        if self.extras.is_empty() {
+            self.extras.resize_with(self.lines.len(), || None);
+        }
+        self.push(text.as_bytes(), number, LineKind::Whole);
+        if let Some(last) = self.extras.last_mut() {
+            *last = Some(Box::new(extras));
+        }
+    }
+
+    pub fn bytes(&self, line: &RawLine) -> &[u8] {
+        &self.data[line.start..line.end]
+    }
+
+    pub fn extras(&self, index: usize) -> Option<&Extras> {
+        self.extras.get(index).and_then(|e| e.as_deref())
+    }
+
+    pub fn len(&self) -> usize {
+        self.lines.len() + self.dead.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty() && self.dead.is_empty()
+    }
+}
 
 /// Events serialized as NDJSON: `count` documents, each ending with `\n`.
 #[derive(Debug, Default)]
@@ -39,83 +150,42 @@ impl EncodedBatch {
     }
 }
 
-/// One batch handed to one sink.
+impl Drop for RawBatch {
+    fn drop(&mut self) {
+        crate::buffers::give(std::mem::take(&mut self.data));
+    }
+}
+
+impl Drop for EncodedBatch {
+    fn drop(&mut self) {
+        crate::buffers::give(std::mem::take(&mut self.ndjson));
+    }
+}
+
+/// One batch handed to a transform or a sink.
+#[derive(Clone)]
 pub struct Delivery {
     pub batch: Arc<EncodedBatch>,
+    /// Settled once the batch is durably accepted (or given up on).
     pub ack: AckRef,
-    /// Where the sink sends events it can never deliver (e.g. an HTTP 4xx).
-    pub dead_letter: Option<DeadLetter>,
+    /// Where the batch came from (dead-letter records of a sink rejection name it).
+    pub origin: Arc<str>,
+    pub context: Option<Arc<str>>,
+    /// Where records this batch's events become go if a sink refuses them for good.
+    pub dead_letter: Option<crate::dead_letter::DeadLetter>,
 }
 
-/// The sending side of a sink's input queue (bounded: backpressure).
-#[derive(Clone)]
-pub struct SinkSender {
-    pub name: Arc<str>,
-    pub tx: mpsc::Sender<Delivery>,
-}
-
-/// A sink's input queue has closed (shutdown).
+/// A downstream component's input queue has closed (shutdown).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Closed;
 
 impl std::fmt::Display for Closed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a sink stopped")
+        f.write_str("the pipeline is shutting down")
     }
 }
 
-/// A source's output: the sinks that take its events, and its dead letter.
-#[derive(Clone)]
-pub struct Output {
-    pub source: Arc<str>,
-    pub sinks: Vec<SinkSender>,
-    pub dead_letter: DeadLetter,
-}
-
-impl Output {
-    fn deliveries(
-        &self,
-        batch: EncodedBatch,
-        ack: &AckRef,
-    ) -> Vec<(mpsc::Sender<Delivery>, Delivery)> {
-        let batch = Arc::new(batch);
-        self.sinks
-            .iter()
-            .map(|s| {
-                (
-                    s.tx.clone(),
-                    Delivery {
-                        batch: batch.clone(),
-                        ack: ack.clone(),
-                        dead_letter: Some(self.dead_letter.clone()),
-                    },
-                )
-            })
-            .collect()
-    }
-
-    /// Sends a batch to every sink, waiting for room. From blocking threads only.
-    pub fn send_blocking(&self, batch: EncodedBatch, ack: &AckRef) -> Result<(), Closed> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        for (tx, d) in self.deliveries(batch, ack) {
-            tx.blocking_send(d).map_err(|_| Closed)?;
-        }
-        Ok(())
-    }
-
-    /// Sends a batch to every sink, waiting for room.
-    pub async fn send(&self, batch: EncodedBatch, ack: &AckRef) -> Result<(), Closed> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        for (tx, d) in self.deliveries(batch, ack) {
-            tx.send(d).await.map_err(|_| Closed)?;
-        }
-        Ok(())
-    }
-}
+impl std::error::Error for Closed {}
 
 #[cfg(test)]
 mod tests {

@@ -1,164 +1,69 @@
-//! Process-wide counters and gauges, rendered in the Prometheus text format, and the
-//! small HTTP endpoint that serves them (`GET /metrics`).
+//! Metrics: the `metrics` facade, recorded by the Prometheus exporter and served by
+//! a small HTTP endpoint (`GET /metrics`). What is counted is defined in one place,
+//! `internal_events.rs`, where each internal event both logs and counts.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 
-/// Every metric intake exposes: name, type, help.
-const CATALOG: &[(&str, &str, &str)] = &[
-    (
-        "intake_sqs_messages_received_total",
-        "counter",
-        "SQS messages received.",
-    ),
-    (
-        "intake_sqs_messages_deleted_total",
-        "counter",
-        "SQS messages deleted after every event they named was delivered.",
-    ),
-    (
-        "intake_sqs_messages_retained_total",
-        "counter",
-        "SQS messages left in the queue for redelivery after a failure.",
-    ),
-    (
-        "intake_sqs_visibility_extensions_total",
-        "counter",
-        "Visibility timeout extensions of in-flight SQS messages.",
-    ),
-    (
-        "intake_sqs_lag_seconds",
-        "gauge",
-        "Age of the last SQS message received, at reception.",
-    ),
-    (
-        "intake_s3_objects_total",
-        "counter",
-        "S3 objects read to the end.",
-    ),
-    (
-        "intake_s3_object_errors_total",
-        "counter",
-        "S3 objects that could not be read (missing, corrupt, access denied).",
-    ),
-    (
-        "intake_s3_bytes_total",
-        "counter",
-        "Bytes read from S3 (as stored, before decompression).",
-    ),
-    (
-        "intake_events_in_total",
-        "counter",
-        "Raw events read by a source.",
-    ),
-    (
-        "intake_events_normalized_total",
-        "counter",
-        "Events normalized by a source's format.",
-    ),
-    (
-        "intake_events_dead_lettered_total",
-        "counter",
-        "Events and messages sent to the dead letter, with their reason.",
-    ),
-    (
-        "intake_events_out_total",
-        "counter",
-        "Events accepted by a sink.",
-    ),
-    (
-        "intake_sink_retries_total",
-        "counter",
-        "Batches a sink retried.",
-    ),
-    (
-        "intake_sink_errors_total",
-        "counter",
-        "Batches a sink failed to deliver.",
-    ),
-];
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-#[derive(Default)]
-struct Registry {
-    counters: Mutex<BTreeMap<(String, String), Arc<AtomicU64>>>,
-    gauges: Mutex<BTreeMap<(String, String), Arc<AtomicI64>>>,
-}
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
-fn registry() -> &'static Registry {
-    static R: OnceLock<Registry> = OnceLock::new();
-    R.get_or_init(Registry::default)
-}
-
-fn label_text(labels: &[(&str, &str)]) -> String {
-    let mut s = String::new();
-    for (i, (k, v)) in labels.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        let v = v
-            .replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('\n', "\\n");
-        let _ = write!(s, "{k}=\"{v}\"");
-    }
-    s
-}
-
-/// A counter handle (cheap to clone, cache it rather than looking it up per event).
-pub fn counter(name: &str, labels: &[(&str, &str)]) -> Arc<AtomicU64> {
-    let key = (name.to_string(), label_text(labels));
-    let mut map = registry()
-        .counters
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    map.entry(key).or_default().clone()
-}
-
-pub fn gauge(name: &str, labels: &[(&str, &str)]) -> Arc<AtomicI64> {
-    let key = (name.to_string(), label_text(labels));
-    let mut map = registry().gauges.lock().unwrap_or_else(|e| e.into_inner());
-    map.entry(key).or_default().clone()
-}
-
-pub fn add(c: &AtomicU64, n: u64) {
-    c.fetch_add(n, Ordering::Relaxed);
-}
-
-/// The current value of a counter (tests and logs).
-pub fn value(name: &str, labels: &[(&str, &str)]) -> u64 {
-    counter(name, labels).load(Ordering::Relaxed)
+/// Installs the process-wide recorder (once; later calls reuse it).
+pub fn install() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [
+                0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+            ];
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&buckets)
+                .ok()?
+                .build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            crate::internal_events::describe();
+            Some(handle)
+        })
+        .as_ref()
 }
 
 /// All metrics in the Prometheus text exposition format.
 pub fn render() -> String {
-    let reg = registry();
-    let counters = reg.counters.lock().unwrap_or_else(|e| e.into_inner());
-    let gauges = reg.gauges.lock().unwrap_or_else(|e| e.into_inner());
-    let mut out = String::new();
-    for (name, kind, help) in CATALOG {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        let write = |out: &mut String, labels: &str, v: String| {
-            if labels.is_empty() {
-                let _ = writeln!(out, "{name} {v}");
-            } else {
-                let _ = writeln!(out, "{name}{{{labels}}} {v}");
-            }
+    install().map(|h| h.render()).unwrap_or_default()
+}
+
+/// The current value of a counter or gauge with exactly these labels (tests, logs).
+pub fn value(name: &str, labels: &[(&str, &str)]) -> u64 {
+    let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    let text = render();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix(name) else {
+            continue;
         };
-        for ((n, labels), v) in counters.iter() {
-            if n == name {
-                write(&mut out, labels, v.load(Ordering::Relaxed).to_string());
-            }
-        }
-        for ((n, labels), v) in gauges.iter() {
-            if n == name {
-                write(&mut out, labels, v.load(Ordering::Relaxed).to_string());
-            }
+        let (label_text, number) = match rest.strip_prefix('{') {
+            Some(r) => match r.split_once("} ") {
+                Some((l, n)) => (l, n),
+                None => continue,
+            },
+            None => match rest.strip_prefix(' ') {
+                Some(n) => ("", n),
+                None => continue,
+            },
+        };
+        let mut found: Vec<&str> = if label_text.is_empty() {
+            vec![]
+        } else {
+            label_text.split(',').collect()
+        };
+        found.sort_unstable();
+        let mut wanted: Vec<&str> = labels.iter().map(String::as_str).collect();
+        wanted.sort_unstable();
+        if found == wanted {
+            return number.trim().parse::<f64>().map_or(0, |v| v as u64);
         }
     }
-    out
+    0
 }
 
 /// Serves `GET /metrics` on `address` until the task is dropped.
@@ -167,6 +72,7 @@ pub async fn serve(address: SocketAddr) -> anyhow::Result<tokio::task::JoinHandl
     use hyper::body::Bytes;
     use hyper::{Request, Response, StatusCode};
 
+    install();
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|e| anyhow::anyhow!("metrics endpoint {address}: {e}"))?;
@@ -204,13 +110,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_labels_and_help() {
-        let c = counter("intake_events_out_total", &[("sink", "t\"x")]);
-        add(&c, 3);
+    fn counts_are_rendered_and_read_back() {
+        install();
+        crate::internal_events::SinkDelivered {
+            sink: "t\"x",
+            events: 3,
+            bytes: 10,
+            seconds: 0.01,
+        }
+        .emit();
         let text = render();
-        assert!(text.contains("# TYPE intake_events_out_total counter"));
         assert!(
-            text.contains("intake_events_out_total{sink=\"t\\\"x\"} 3"),
+            text.contains("# TYPE intake_events_out_total counter"),
+            "{text}"
+        );
+        assert_eq!(value("intake_events_out_total", &[("sink", "t\\\"x")]), 3);
+        assert!(
+            text.contains("intake_sink_request_seconds_bucket"),
             "{text}"
         );
     }

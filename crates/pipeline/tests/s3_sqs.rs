@@ -8,16 +8,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use common::*;
-use intake_pipeline::{Config, shutdown, topology};
+use intake_pipeline::{Config, topology};
+use tokio_util::sync::CancellationToken;
 
 struct Running {
-    stop: shutdown::Trigger,
+    stop: CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 impl Running {
     async fn stop(self) {
-        self.stop.fire();
+        self.stop.cancel();
         self.task.await.unwrap().unwrap();
     }
 }
@@ -25,8 +26,8 @@ impl Running {
 fn start(config_text: &str) -> Running {
     intake_pipeline::init_logging(false);
     let config = Config::from_toml(config_text).unwrap_or_else(|e| panic!("{e}\n{config_text}"));
-    let (stop, signal) = shutdown::signal();
-    let task = tokio::spawn(topology::run(config, topology::until(signal)));
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(topology::run(config, topology::until(stop.clone())));
     Running { stop, task }
 }
 

@@ -74,6 +74,25 @@ impl std::fmt::Display for Rejection {
     }
 }
 
+/// A raw event as a caller hands it to [`Format::normalize`].
+pub enum Input<'a> {
+    /// Just the raw text: the event is `{"message": text}`.
+    Message(&'a str),
+    /// The raw text under `message` and other fields the collector knows.
+    Fields(Map),
+}
+
+/// Which executor produced an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// The flat executor.
+    Planned,
+    /// The interpreter, because the plan does not model this event.
+    FellBack,
+    /// The interpreter, because the format (or this input) has no plan.
+    Interpreted,
+}
+
 /// A compiled format.
 pub struct Format {
     slug: String,
@@ -152,7 +171,6 @@ impl Format {
         self.program.run(input, now)
     }
 
-    /// Shorthand for an input event that is just `{"message": message}`.
     /// Whether events of this format run on the flat executor (see `plan.rs`)
     /// rather than the interpreter.
     pub fn is_planned(&self) -> bool {
@@ -171,26 +189,51 @@ impl Format {
         self
     }
 
-    /// Normalizes a raw message and appends the event to `out` as one JSON object
-    /// (no newline). On rejection `out` is left as it was.
+    /// THE entry point for callers that serialize events: normalizes one raw event
+    /// and appends it to `out` as one compact JSON object (no newline). A bare
+    /// message runs on the flat executor when the format has one, and falls back to
+    /// the interpreter for the events the plan does not model; an input with other
+    /// fields runs on the interpreter. On rejection `out` is left as it was.
+    pub fn normalize(
+        &self,
+        input: Input<'_>,
+        now: Timestamp,
+        out: &mut Vec<u8>,
+    ) -> Result<Route, Rejection> {
+        let (event, route) = match input {
+            Input::Message(message) => {
+                if let Ok(plan) = &self.plan {
+                    let mark = out.len();
+                    match plan.run(&self.program, message, now, out) {
+                        plan::Planned::Written => return Ok(Route::Planned),
+                        plan::Planned::Fallback => out.truncate(mark),
+                    }
+                }
+                let route = if self.plan.is_ok() {
+                    Route::FellBack
+                } else {
+                    Route::Interpreted
+                };
+                (self.parse_message(message, now)?, route)
+            }
+            Input::Fields(fields) => (self.parse(fields, now)?, Route::Interpreted),
+        };
+        crate::json::write_json(&event, out);
+        Ok(route)
+    }
+
+    /// [`Format::normalize`] of a bare message.
     pub fn parse_message_json(
         &self,
         message: &str,
         now: Timestamp,
         out: &mut Vec<u8>,
     ) -> Result<(), Rejection> {
-        if let Ok(plan) = &self.plan {
-            let mark = out.len();
-            match plan.run(&self.program, message, now, out) {
-                plan::Planned::Written => return Ok(()),
-                plan::Planned::Fallback => out.truncate(mark),
-            }
-        }
-        let event = self.parse_message(message, now)?;
-        crate::json::write_json(&event, out);
-        Ok(())
+        self.normalize(Input::Message(message), now, out)
+            .map(|_| ())
     }
 
+    /// Shorthand for an input event that is just `{"message": message}`.
     pub fn parse_message(&self, message: &str, now: Timestamp) -> Result<Value, Rejection> {
         let mut input = Map::with_capacity(1);
         input.insert("message", Value::from(message));

@@ -1,65 +1,193 @@
-//! The `http` sink: each batch POSTed as JSON (an array, or NDJSON), optionally
-//! gzipped, with configured headers. 2xx accepts the batch; 408, 429, 5xx and
-//! network errors are retried with exponential backoff; any other 4xx will never
-//! succeed, so the batch goes to the dead letter with the status and response.
+//! The `http` sink: batches POSTed as JSON (an array, or NDJSON), optionally
+//! gzipped, with configured headers, on the shared sink driver. 2xx accepts the
+//! batch; 408, 429, 5xx and network errors are retried (a `Retry-After` is
+//! honoured); any other 4xx will never succeed, so the events go to the dead letter
+//! with the status and the response's reason.
+//!
+//! Headers often carry credentials (an intake key), so redirects are followed only
+//! to the same origin (scheme, host and port); `follow_redirects = "any"` lifts that.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use async_trait::async_trait;
+use serde::Deserialize;
 
-use crate::ack::AckRef;
-use crate::config::{Compression, HttpEncoding, HttpSinkConfig};
-use crate::dead_letter::{DeadRecord, truncate};
-use crate::event::Delivery;
-use crate::metrics;
-use crate::shutdown::Signal;
+use super::driver::{self, BatchSettings, DriverSettings, Outcome, Service};
+use crate::component::{Sink, SinkConfig, SinkInput};
+use crate::dead_letter::truncate;
 
-/// What to do after one attempt.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Verdict {
-    Delivered,
-    Retry(String),
-    Refused(String),
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum HttpEncoding {
+    #[default]
+    JsonArray,
+    Ndjson,
 }
 
-/// Classifies an HTTP status.
-pub fn classify(status: u16) -> Verdict {
-    match status {
-        200..=299 => Verdict::Delivered,
-        408 | 429 => Verdict::Retry(format!("HTTP {status}")),
-        400..=499 => Verdict::Refused(format!("HTTP {status}")),
-        _ => Verdict::Retry(format!("HTTP {status}")),
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    #[default]
+    None,
+    Gzip,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Redirects {
+    /// Redirects to the same scheme, host and port only.
+    #[default]
+    SameOrigin,
+    /// Any redirect (headers then reach the other host).
+    Any,
+    Never,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSinkConfig {
+    pub uri: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub encoding: HttpEncoding,
+    #[serde(default)]
+    pub compression: Compression,
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+    /// Retries of a request after a 408/429/5xx or a network error; unset: retry
+    /// until delivered (or shutdown).
+    pub max_retries: Option<u32>,
+    #[serde(default = "default_initial_backoff")]
+    pub retry_initial_backoff_ms: u64,
+    #[serde(default = "default_max_backoff")]
+    pub retry_max_backoff_secs: u64,
+    /// Requests in flight at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    #[serde(default)]
+    pub batch: BatchSettings,
+    #[serde(default)]
+    pub follow_redirects: Redirects,
+}
+
+fn default_timeout() -> u64 {
+    30
+}
+fn default_initial_backoff() -> u64 {
+    500
+}
+fn default_max_backoff() -> u64 {
+    30
+}
+fn default_concurrency() -> usize {
+    4
+}
+
+#[async_trait]
+impl SinkConfig for HttpSinkConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        use anyhow::bail;
+        let url = reqwest::Url::parse(&self.uri).map_err(|e| anyhow::anyhow!("uri: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            bail!("uri: scheme must be http or https");
+        }
+        for (k, v) in &self.headers {
+            if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err()
+                || reqwest::header::HeaderValue::from_str(v).is_err()
+            {
+                // The value may be a secret: only the name is shown.
+                bail!("headers: invalid header {k:?}");
+            }
+        }
+        if self.concurrency == 0 {
+            bail!("concurrency: must be at least 1");
+        }
+        if self.batch.max_events == 0 || self.batch.max_bytes == 0 {
+            bail!("batch: max_events and max_bytes must be at least 1");
+        }
+        Ok(())
+    }
+
+    fn can_reject(&self) -> bool {
+        true
+    }
+
+    async fn build(&self, name: Arc<str>) -> anyhow::Result<Box<dyn Sink>> {
+        Ok(Box::new(HttpSink {
+            service: Arc::new(HttpService::new(name, self)?),
+            settings: DriverSettings {
+                batch: self.batch.clone(),
+                concurrency: self.concurrency,
+                max_retries: self.max_retries,
+                initial_backoff: Duration::from_millis(self.retry_initial_backoff_ms.max(1)),
+                max_backoff: Duration::from_secs(self.retry_max_backoff_secs.max(1)),
+            },
+        }))
     }
 }
 
-/// Exponential backoff: `initial * 2^attempt`, capped.
-pub fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
-    let factor = 1u64 << attempt.min(20);
-    let d = initial.saturating_mul(factor as u32);
-    d.min(max)
+struct HttpSink {
+    service: Arc<HttpService>,
+    settings: DriverSettings,
 }
 
-pub struct HttpSink {
-    name: Arc<str>,
+#[async_trait]
+impl Sink for HttpSink {
+    async fn run(self: Box<Self>, input: SinkInput) -> anyhow::Result<()> {
+        driver::run(self.service, input, self.settings).await;
+        Ok(())
+    }
+}
+
+/// Classifies an HTTP status.
+pub fn classify(status: u16) -> Outcome {
+    match status {
+        200..=299 => Outcome::Delivered,
+        408 | 429 => Outcome::Retry {
+            reason: format!("HTTP {status}"),
+            after: None,
+        },
+        400..=499 => Outcome::Rejected(format!("HTTP {status}")),
+        _ => Outcome::Retry {
+            reason: format!("HTTP {status}"),
+            after: None,
+        },
+    }
+}
+
+/// `Retry-After`: seconds, or an HTTP date.
+pub fn retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = when.timestamp() - chrono::Utc::now().timestamp();
+    Some(Duration::from_secs(wait.max(0) as u64))
+}
+
+struct HttpService {
     client: reqwest::Client,
     uri: reqwest::Url,
     headers: reqwest::header::HeaderMap,
     encoding: HttpEncoding,
     compression: Compression,
-    max_retries: Option<u32>,
-    initial_backoff: Duration,
-    max_backoff: Duration,
 }
 
-impl HttpSink {
-    pub fn new(name: Arc<str>, c: &HttpSinkConfig) -> anyhow::Result<HttpSink> {
+impl HttpService {
+    fn new(_name: Arc<str>, c: &HttpSinkConfig) -> anyhow::Result<HttpService> {
         let mut headers = reqwest::header::HeaderMap::new();
         for (k, v) in &c.headers {
+            let mut value = reqwest::header::HeaderValue::from_str(v)
+                .map_err(|_| anyhow::anyhow!("headers: invalid value for {k:?}"))?;
+            value.set_sensitive(true);
             headers.insert(
                 reqwest::header::HeaderName::from_bytes(k.as_bytes())?,
-                reqwest::header::HeaderValue::from_str(v)?,
+                value,
             );
         }
         let content_type = match c.encoding {
@@ -75,27 +203,56 @@ impl HttpSink {
                 reqwest::header::HeaderValue::from_static("gzip"),
             );
         }
+        let redirect = match c.follow_redirects {
+            Redirects::Any => reqwest::redirect::Policy::limited(5),
+            Redirects::Never => reqwest::redirect::Policy::none(),
+            Redirects::SameOrigin => reqwest::redirect::Policy::custom(|attempt| {
+                let same = attempt
+                    .previous()
+                    .first()
+                    .is_some_and(|first| first.origin() == attempt.url().origin());
+                if !same {
+                    attempt.stop()
+                } else if attempt.previous().len() > 5 {
+                    attempt.error("too many redirects")
+                } else {
+                    attempt.follow()
+                }
+            }),
+        };
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(c.timeout_secs.max(1)))
             .user_agent(concat!("intake/", env!("CARGO_PKG_VERSION")))
+            .redirect(redirect)
             .build()?;
-        Ok(HttpSink {
-            name,
+        Ok(HttpService {
             client,
             uri: reqwest::Url::parse(&c.uri)?,
             headers,
             encoding: c.encoding,
             compression: c.compression,
-            max_retries: c.max_retries,
-            initial_backoff: Duration::from_millis(c.retry_initial_backoff_ms.max(1)),
-            max_backoff: Duration::from_secs(c.retry_max_backoff_secs.max(1)),
         })
     }
 
-    fn body(&self, d: &Delivery) -> std::io::Result<Vec<u8>> {
+    fn body(&self, events: &[u8]) -> std::io::Result<Vec<u8>> {
         let raw = match self.encoding {
-            HttpEncoding::JsonArray => d.batch.to_json_array(),
-            HttpEncoding::Ndjson => d.batch.ndjson.clone(),
+            HttpEncoding::Ndjson => events.to_vec(),
+            HttpEncoding::JsonArray => {
+                let mut out = Vec::with_capacity(events.len() + 2);
+                out.push(b'[');
+                for (i, line) in events
+                    .split(|b| *b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .enumerate()
+                {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(line);
+                }
+                out.push(b']');
+                out
+            }
         };
         match self.compression {
             Compression::None => Ok(raw),
@@ -109,108 +266,63 @@ impl HttpSink {
             }
         }
     }
+}
 
-    async fn attempt(&self, body: &[u8]) -> Verdict {
+#[async_trait]
+impl Service for HttpService {
+    async fn send(&self, events: &[u8], _count: usize) -> Outcome {
+        let body = match self.body(events) {
+            Ok(b) => b,
+            Err(e) => {
+                return Outcome::Retry {
+                    reason: format!("cannot encode the request: {e}"),
+                    after: None,
+                };
+            }
+        };
         let result = self
             .client
             .post(self.uri.clone())
             .headers(self.headers.clone())
-            .body(body.to_vec())
+            .body(body)
             .send()
             .await;
-        match result {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                match classify(status) {
-                    Verdict::Delivered => Verdict::Delivered,
-                    Verdict::Retry(r) => Verdict::Retry(r),
-                    Verdict::Refused(r) => {
-                        let text = resp.text().await.unwrap_or_default();
-                        Verdict::Refused(format!("{r}: {}", truncate(text.trim(), 500)))
-                    }
-                }
+        let resp = match result {
+            Ok(r) => r,
+            // reqwest's errors name the URL, never the headers.
+            Err(e) => {
+                return Outcome::Retry {
+                    reason: format!("{e}"),
+                    after: None,
+                };
             }
-            Err(e) => Verdict::Retry(format!("{e}")),
+        };
+        let status = resp.status().as_u16();
+        if resp.status().is_redirection() {
+            let to = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .unwrap_or("?")
+                .to_string();
+            return Outcome::Rejected(format!(
+                "HTTP {status}: redirect to {to} not followed (another origin would receive the headers; set follow_redirects = \"any\" to allow it)"
+            ));
         }
-    }
-
-    pub async fn run(self, mut rx: mpsc::Receiver<Delivery>, abort: Signal) {
-        let out_total = metrics::counter("intake_events_out_total", &[("sink", &self.name)]);
-        let retries = metrics::counter("intake_sink_retries_total", &[("sink", &self.name)]);
-        let errors = metrics::counter("intake_sink_errors_total", &[("sink", &self.name)]);
-        while let Some(d) = rx.recv().await {
-            let body = match self.body(&d) {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::error!(sink = %self.name, "cannot encode batch: {e}");
-                    continue;
-                }
-            };
-            let mut attempt = 0u32;
-            loop {
-                if d.ack.is_failed() {
-                    // Another sink already failed this unit: it will be redelivered.
-                    break;
-                }
-                match self.attempt(&body).await {
-                    Verdict::Delivered => {
-                        metrics::add(&out_total, d.batch.count as u64);
-                        d.ack.accept();
-                        break;
-                    }
-                    Verdict::Refused(reason) => {
-                        metrics::add(&errors, 1);
-                        tracing::error!(sink = %self.name, events = d.batch.count, "refused for good: {reason}; sending the batch to the dead letter");
-                        self.dead_letter(d, &reason).await;
-                        break;
-                    }
-                    Verdict::Retry(reason) => {
-                        if self.max_retries.is_some_and(|m| attempt >= m) {
-                            metrics::add(&errors, 1);
-                            tracing::error!(sink = %self.name, events = d.batch.count, "giving up after {attempt} retries: {reason}; not acknowledged");
-                            break;
-                        }
-                        let wait = backoff(self.initial_backoff, self.max_backoff, attempt);
-                        attempt += 1;
-                        metrics::add(&retries, 1);
-                        tracing::warn!(sink = %self.name, attempt, "delivery failed: {reason}; retrying in {wait:?}");
-                        tokio::select! {
-                            _ = tokio::time::sleep(wait) => {}
-                            _ = abort.fired() => {
-                                tracing::warn!(sink = %self.name, "shutting down: batch abandoned, not acknowledged");
-                                break;
-                            }
-                        }
-                    }
-                }
+        match classify(status) {
+            Outcome::Retry { reason, .. } => Outcome::Retry {
+                reason,
+                after: resp
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(retry_after),
+            },
+            Outcome::Rejected(r) => {
+                let text = resp.text().await.unwrap_or_default();
+                Outcome::Rejected(format!("{r}: {}", truncate(text.trim(), 500)))
             }
-        }
-    }
-
-    async fn dead_letter(&self, d: Delivery, reason: &str) {
-        let Delivery {
-            batch,
-            ack,
-            dead_letter,
-        } = d;
-        let records: Vec<DeadRecord> = batch
-            .lines()
-            .map(|l| DeadRecord {
-                reason: format!("sink {}: {reason}", self.name),
-                message: Some(String::from_utf8_lossy(l).into_owned()),
-                ..DeadRecord::default()
-            })
-            .collect();
-        match dead_letter {
-            Some(dl) => {
-                if dl.send(&records, &ack).await.is_ok() {
-                    ack.accept();
-                }
-            }
-            None => {
-                tracing::error!(sink = %self.name, events = records.len(), "dead letter of a dead letter: dropped after logging: {reason}");
-                AckRef::accept(ack);
-            }
+            Outcome::Delivered => Outcome::Delivered,
         }
     }
 }
@@ -221,25 +333,25 @@ mod tests {
 
     #[test]
     fn statuses() {
-        assert_eq!(classify(200), Verdict::Delivered);
-        assert_eq!(classify(204), Verdict::Delivered);
-        assert!(matches!(classify(503), Verdict::Retry(_)));
-        assert!(matches!(classify(500), Verdict::Retry(_)));
-        assert!(matches!(classify(429), Verdict::Retry(_)));
-        assert!(matches!(classify(408), Verdict::Retry(_)));
-        assert!(matches!(classify(400), Verdict::Refused(_)));
-        assert!(matches!(classify(401), Verdict::Refused(_)));
-        assert!(matches!(classify(413), Verdict::Refused(_)));
+        assert_eq!(classify(200), Outcome::Delivered);
+        assert_eq!(classify(204), Outcome::Delivered);
+        for s in [408, 429, 500, 503] {
+            assert!(matches!(classify(s), Outcome::Retry { .. }), "{s}");
+        }
+        for s in [400, 401, 403, 413] {
+            assert!(matches!(classify(s), Outcome::Rejected(_)), "{s}");
+        }
     }
 
     #[test]
-    fn backoff_doubles_and_caps() {
-        let i = Duration::from_millis(100);
-        let m = Duration::from_secs(1);
-        assert_eq!(backoff(i, m, 0), Duration::from_millis(100));
-        assert_eq!(backoff(i, m, 1), Duration::from_millis(200));
-        assert_eq!(backoff(i, m, 3), Duration::from_millis(800));
-        assert_eq!(backoff(i, m, 4), m);
-        assert_eq!(backoff(i, m, 60), m);
+    fn retry_after_forms() {
+        assert_eq!(retry_after("7"), Some(Duration::from_secs(7)));
+        let later = (chrono::Utc::now() + chrono::Duration::seconds(100)).to_rfc2822();
+        let d = retry_after(&later).unwrap();
+        assert!(
+            d >= Duration::from_secs(98) && d <= Duration::from_secs(100),
+            "{d:?}"
+        );
+        assert_eq!(retry_after("soon"), None);
     }
 }

@@ -1,16 +1,67 @@
 //! The `file` source: paths or glob patterns, read once; with `follow`, read as
 //! they grow (new matching files are picked up, truncated files are read again).
+//! Files read once may be compressed; followed files are read as text, since a
+//! compressed stream cannot be tailed.
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufReader, Seek, SeekFrom};
-use std::path::PathBuf;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::config::FileSourceConfig;
-use crate::event::Output;
-use crate::normalize::Normalizer;
-use crate::shutdown::Signal;
+use async_trait::async_trait;
+
+use crate::ack::AckRef;
+use crate::component::{Source, SourceBuild, SourceConfig, SourceContext};
+use crate::dead_letter::DeadRecord;
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSourceConfig {
+    /// Paths or glob patterns.
+    pub paths: Vec<String>,
+    /// Keep reading files as they grow (like `tail -F`), instead of reading them once.
+    #[serde(default)]
+    pub follow: bool,
+}
+
+#[async_trait]
+impl SourceConfig for FileSourceConfig {
+    fn validate(&self, _common: &crate::component::SourceCommon) -> anyhow::Result<()> {
+        if self.paths.is_empty() {
+            anyhow::bail!("paths: empty");
+        }
+        for p in &self.paths {
+            glob::Pattern::new(p).map_err(|e| anyhow::anyhow!("paths: {p:?}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    async fn build(&self, cx: &SourceBuild) -> anyhow::Result<Box<dyn Source>> {
+        Ok(Box::new(FileSource {
+            config: self.clone(),
+            max_event_bytes: cx.common.max_event_bytes,
+        }))
+    }
+}
+
+struct FileSource {
+    config: FileSourceConfig,
+    max_event_bytes: usize,
+}
+
+#[async_trait]
+impl Source for FileSource {
+    async fn run(self: Box<Self>, cx: SourceContext) -> anyhow::Result<()> {
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let _guard = handle.enter();
+            self.read(&cx)
+        })
+        .await?;
+        Ok(())
+    }
+}
 
 /// The files the patterns match now, sorted, without duplicates.
 pub fn expand(patterns: &[String]) -> Vec<PathBuf> {
@@ -30,114 +81,102 @@ pub fn expand(patterns: &[String]) -> Vec<PathBuf> {
     out.into_iter().collect()
 }
 
-struct Tracked {
-    offset: u64,
-    lines: u64,
-}
+impl FileSource {
+    fn read(&self, cx: &SourceContext) {
+        let mut offsets: BTreeMap<PathBuf, u64> = BTreeMap::new();
+        loop {
+            let paths = expand(&self.config.paths);
+            if paths.is_empty() && !self.config.follow {
+                tracing::warn!(source = %cx.name, "no file matches {:?}", self.config.paths);
+            }
+            for path in paths {
+                if cx.stop.is_cancelled() {
+                    return;
+                }
+                let offset = offsets.entry(path.clone()).or_insert(0);
+                if let Some(next) = self.read_file(cx, &path, *offset) {
+                    *offset = next;
+                }
+            }
+            if !self.config.follow {
+                tracing::info!(source = %cx.name, "files read");
+                return;
+            }
+            for _ in 0..5 {
+                if cx.stop.is_cancelled() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
 
-pub fn run(config: FileSourceConfig, output: Output, normalizer: Normalizer, stop: Signal) {
-    let mut tracked: BTreeMap<PathBuf, Tracked> = BTreeMap::new();
-    loop {
-        let paths = expand(&config.paths);
-        if paths.is_empty() && !config.follow {
-            tracing::warn!(source = %output.source, "no file matches {:?}", config.paths);
-        }
-        for path in paths {
-            if stop.is_fired() {
-                return;
-            }
-            let origin = path.display().to_string();
-            let t = tracked.entry(path.clone()).or_insert(Tracked {
-                offset: 0,
-                lines: 0,
-            });
-            let file = match File::open(&path) {
-                Ok(f) => f,
-                Err(e) => {
-                    super::report(&output, &origin, format!("cannot open {origin}: {e}"));
-                    continue;
-                }
+    /// Reads `path` from `offset`; the new offset, or `None` after an error
+    /// (reported to the dead letter with the file's name).
+    fn read_file(&self, cx: &SourceContext, path: &Path, offset: u64) -> Option<u64> {
+        let origin = path.display().to_string();
+        let report = |reason: String| {
+            tracing::error!(source = %cx.name, file = %origin, "{reason}");
+            let record = DeadRecord {
+                reason,
+                origin: Some(origin.clone()),
+                ..DeadRecord::default()
             };
-            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-            if len < t.offset {
-                tracing::info!(source = %output.source, file = %origin, "truncated: reading from the start");
-                t.offset = 0;
-                t.lines = 0;
+            let _ = cx.output.dead_letter_blocking(&[record], &AckRef::none());
+        };
+        let mut file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) => {
+                report(format!("cannot open {origin}: {e}"));
+                return None;
             }
-            if len == t.offset {
-                continue;
-            }
-            let mut reader = BufReader::with_capacity(64 * 1024, file);
-            if let Err(e) = reader.seek(SeekFrom::Start(t.offset)) {
-                super::report(&output, &origin, format!("cannot seek in {origin}: {e}"));
-                continue;
-            }
-            // When following, only complete lines are read: stop at the last newline.
-            let mut limited = std::io::Read::take(
-                reader,
-                if config.follow {
-                    complete_len(&path, t.offset, len)
-                } else {
-                    u64::MAX
-                },
-            );
-            let mut buffered = BufReader::new(&mut limited);
-            // Files read once may be compressed (recognized by their first bytes);
-            // followed files are read as text, since a compressed stream cannot be tailed.
-            let encoding = match std::io::BufRead::fill_buf(&mut buffered) {
-                Ok(head) if !config.follow => super::s3_sqs::object::sniff(head),
-                _ => super::s3_sqs::object::Encoding::Plain,
-            };
-            let mut decoded: Box<dyn std::io::BufRead + '_> = match encoding {
-                super::s3_sqs::object::Encoding::Gzip => Box::new(BufReader::new(
-                    flate2::bufread::MultiGzDecoder::new(buffered),
-                )),
-                super::s3_sqs::object::Encoding::Zstd => {
-                    match zstd::stream::read::Decoder::with_buffer(buffered) {
-                        Ok(d) => Box::new(BufReader::new(d)),
-                        Err(e) => {
-                            super::report(
-                                &output,
-                                &origin,
-                                format!("corrupt zstd in {origin}: {e}"),
-                            );
-                            continue;
-                        }
-                    }
-                }
-                _ => Box::new(buffered),
-            };
-            match super::read_lines(&mut decoded, &output, &normalizer, &origin, t.lines, &stop) {
-                Ok((n, alive)) => {
-                    t.lines += n;
-                    t.offset = if config.follow {
-                        t.offset + complete_len(&path, t.offset, len)
-                    } else {
-                        len
-                    };
-                    if !alive {
-                        return;
-                    }
-                }
-                Err(e) => super::report(&output, &origin, format!("cannot read {origin}: {e}")),
-            }
+        };
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut offset = offset;
+        if len < offset {
+            tracing::info!(source = %cx.name, file = %origin, "truncated: reading from the start");
+            offset = 0;
         }
-        if !config.follow {
-            tracing::info!(source = %output.source, "files read");
-            return;
+        if len == offset {
+            return Some(offset);
         }
-        for _ in 0..5 {
-            if stop.is_fired() {
-                return;
+        if let Err(e) = file.seek(SeekFrom::Start(offset)) {
+            report(format!("cannot seek in {origin}: {e}"));
+            return None;
+        }
+        // When following, only complete lines are read, as text.
+        let (reader, end): (Box<dyn Read + Send>, u64) = if self.config.follow {
+            let complete = complete_len(path, offset, len);
+            (Box::new(file.take(complete)), offset + complete)
+        } else {
+            (Box::new(file), len)
+        };
+        let options = super::StreamOptions {
+            max_event_bytes: self.max_event_bytes,
+            plain: self.config.follow,
+            context: None,
+            rewriter: None,
+            abort: &cx.abort,
+        };
+        match super::read_stream(
+            reader,
+            origin.as_str().into(),
+            options,
+            &cx.output,
+            &AckRef::none(),
+        ) {
+            Ok(_) => Some(end),
+            Err(super::StreamError::Stopped) => None,
+            Err(e) => {
+                report(e.to_string());
+                Some(end)
             }
-            std::thread::sleep(Duration::from_millis(100));
         }
     }
 }
 
 /// Bytes from `offset` up to and including the last newline before `len`.
-fn complete_len(path: &PathBuf, offset: u64, len: u64) -> u64 {
-    use std::io::Read;
+fn complete_len(path: &Path, offset: u64, len: u64) -> u64 {
     let Ok(mut f) = File::open(path) else {
         return 0;
     };
@@ -149,7 +188,7 @@ fn complete_len(path: &PathBuf, offset: u64, len: u64) -> u64 {
         if f.seek(SeekFrom::Start(start)).is_err() || f.read_exact(&mut buf).is_err() {
             return 0;
         }
-        if let Some(i) = buf.iter().rposition(|b| *b == b'\n') {
+        if let Some(i) = memchr::memrchr(b'\n', &buf) {
             return start + i as u64 + 1 - offset;
         }
         end = start;

@@ -1,101 +1,175 @@
-//! Sources: where raw events come from.
+//! Sources: where raw events come from. Byte-stream sources read through
+//! [`read_stream`], the one reader shared with `intake parse`.
 
 pub mod azure_blob;
 pub mod file;
 pub mod s3_sqs;
 pub mod stdin;
 
-use std::io::BufRead;
+use std::io::Read;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
 
 use crate::ack::AckRef;
-use crate::dead_letter::DeadRecord;
-use crate::event::Output;
-use crate::metrics;
-use crate::normalize::{Normalizer, RawEvent};
+use crate::component::SourceOutput;
+use crate::event::{Closed, LineKind, RawBatch};
+use crate::reader::{self, LineReader, Opened};
 
-/// Raw events normalized and sent together by line-oriented sources.
-pub const CHUNK_EVENTS: usize = 500;
-
-/// Normalizes a chunk and sends it on (blocking threads only). `false` once the
-/// sinks are gone.
-pub fn deliver_chunk(
-    output: &Output,
-    normalizer: &Normalizer,
-    origin: &str,
-    chunk: Vec<RawEvent>,
-) -> bool {
-    if chunk.is_empty() {
-        return true;
-    }
-    let source: &str = &output.source;
-    metrics::add(
-        &metrics::counter("intake_events_in_total", &[("source", source)]),
-        chunk.len() as u64,
-    );
-    let (batch, mut dead) = normalizer.normalize(chunk);
-    metrics::add(
-        &metrics::counter("intake_events_normalized_total", &[("source", source)]),
-        batch.count as u64,
-    );
-    for d in &mut dead {
-        d.origin = Some(origin.to_string());
-    }
-    let ack = AckRef::none();
-    output.send_blocking(batch, &ack).is_ok()
-        && output.dead_letter.send_blocking(&dead, &ack).is_ok()
+/// Rewrites the lines of a batch before normalization, in order (a flow-log
+/// header sets the layout of the lines after it).
+pub trait LineRewriter: Send {
+    fn rewrite(&mut self, batch: RawBatch) -> RawBatch;
 }
 
-/// Reads lines until the end (or `stop`), delivering them in chunks. Returns the
-/// number of lines and whether the sinks are still there.
-pub fn read_lines(
-    reader: &mut impl BufRead,
-    output: &Output,
-    normalizer: &Normalizer,
-    origin: &str,
-    first_line: u64,
-    stop: &crate::shutdown::Signal,
-) -> std::io::Result<(u64, bool)> {
-    let mut chunk = Vec::with_capacity(CHUNK_EVENTS);
-    let mut buf = Vec::new();
-    let mut n = 0u64;
+/// How a stream is read.
+pub struct StreamOptions<'a> {
+    pub max_event_bytes: usize,
+    /// Read as text whatever the first bytes (a followed file cannot be decompressed).
+    pub plain: bool,
+    /// The SQS message id (or other upstream unit) the stream belongs to.
+    pub context: Option<Arc<str>>,
+    pub rewriter: Option<&'a mut dyn LineRewriter>,
+    /// Stop reading (shutdown past its grace period, or the unit already failed).
+    pub abort: &'a CancellationToken,
+}
+
+/// What reading a stream came to.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StreamStats {
+    pub lines: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug)]
+pub enum StreamError {
+    /// The stream broke off or is not what it claims (a truncated gzip, corrupt
+    /// Parquet); what was read before was delivered.
+    Corrupt(String),
+    /// Reading it failed for a reason worth retrying (network).
+    Io(String),
+    /// The pipeline is shutting down, or a sink already failed the unit.
+    Stopped,
+}
+
+impl std::fmt::Display for StreamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StreamError::Corrupt(m) | StreamError::Io(m) => f.write_str(m),
+            StreamError::Stopped => f.write_str("stopped before the end"),
+        }
+    }
+}
+
+/// Reads a whole stream (plain, gzip, zstd or Parquet), handing its events to
+/// `output` in batches with claims on `ack`. From a blocking thread.
+pub fn read_stream(
+    raw: Box<dyn Read + Send>,
+    origin: Arc<str>,
+    options: StreamOptions<'_>,
+    output: &SourceOutput,
+    ack: &AckRef,
+) -> Result<StreamStats, StreamError> {
+    read_batches(raw, origin, options, &mut |batch| {
+        if ack.is_failed() {
+            return Err(Closed);
+        }
+        output.send_blocking(batch, ack)
+    })
+}
+
+/// The one reader loop: a stream into raw batches, each handed to `send` in order
+/// (`intake parse` hands them to its workers, sources to their output).
+pub fn read_batches(
+    raw: Box<dyn Read + Send>,
+    origin: Arc<str>,
+    mut options: StreamOptions<'_>,
+    send: &mut dyn FnMut(RawBatch) -> Result<(), Closed>,
+) -> Result<StreamStats, StreamError> {
+    let opened = if options.plain {
+        Opened::Text(raw, reader::Encoding::Plain)
+    } else {
+        reader::decode(raw).map_err(|e| StreamError::Io(format!("{origin}: cannot read: {e}")))?
+    };
+    let (text, encoding) = match opened {
+        Opened::Text(text, encoding) => (text, encoding),
+        Opened::Parquet(buffered) => {
+            return read_parquet(buffered, origin, options, send);
+        }
+    };
+    let mut lines = LineReader::new(
+        text,
+        origin.clone(),
+        options.max_event_bytes,
+        reader::BATCH_BYTES,
+    )
+    .with_encoding(encoding);
     loop {
-        buf.clear();
-        let read = reader.read_until(b'\n', &mut buf)?;
-        if read == 0 {
-            break;
+        if options.abort.is_cancelled() {
+            return Err(StreamError::Stopped);
         }
-        n += 1;
-        let text = String::from_utf8_lossy(&buf);
-        let text = text.trim_end_matches(['\n', '\r']);
-        if text.trim().is_empty() {
-            continue;
+        let mut batch = RawBatch::new(origin.clone());
+        let result = lines.next_batch(&mut batch);
+        batch.context = options.context.clone();
+        let (more, error) = match result {
+            Ok(more) => (more, None),
+            Err(e) => (false, Some(e)),
+        };
+        if !batch.lines.is_empty() {
+            if let Some(r) = options.rewriter.as_deref_mut() {
+                batch = r.rewrite(batch);
+            }
+            send(batch).map_err(|_| StreamError::Stopped)?;
         }
-        chunk.push(RawEvent {
-            message: text.to_string(),
-            line: first_line + n,
-        });
-        if chunk.len() >= CHUNK_EVENTS {
-            if !deliver_chunk(output, normalizer, origin, std::mem::take(&mut chunk)) {
-                return Ok((n, false));
-            }
-            if stop.is_fired() {
-                break;
-            }
+        if let Some(e) = error {
+            return Err(StreamError::Corrupt(e.message));
+        }
+        if !more {
+            return Ok(StreamStats {
+                lines: lines.lines_read(),
+                bytes: lines.bytes_read(),
+            });
         }
     }
-    let alive = deliver_chunk(output, normalizer, origin, chunk);
-    Ok((n, alive))
 }
 
-/// A dead-letter record for a source-level failure (unreadable file…).
-pub fn report(output: &Output, origin: &str, reason: String) {
-    tracing::error!(source = %output.source, origin, "{reason}");
-    let _ = output.dead_letter.send_blocking(
-        &[DeadRecord {
-            reason,
-            origin: Some(origin.to_string()),
-            ..DeadRecord::default()
-        }],
-        &AckRef::none(),
-    );
+/// Parquet rows become JSON records (Parquet needs random access: the stream is
+/// spooled to a temporary file, so memory stays bounded).
+fn read_parquet<R: Read>(
+    mut buffered: std::io::BufReader<R>,
+    origin: Arc<str>,
+    options: StreamOptions<'_>,
+    send: &mut dyn FnMut(RawBatch) -> Result<(), Closed>,
+) -> Result<StreamStats, StreamError> {
+    let mut spool = tempfile::tempfile()
+        .map_err(|e| StreamError::Io(format!("cannot create a temporary file: {e}")))?;
+    let bytes = std::io::copy(&mut buffered, &mut spool)
+        .map_err(|e| StreamError::Io(format!("{origin}: cannot read: {e}")))?;
+    let mut batch = RawBatch::new(origin.clone());
+    batch.context = options.context.clone();
+    let mut rows = 0u64;
+    let mut flush = |batch: &mut RawBatch| -> Result<(), StreamError> {
+        let mut full = RawBatch::new(origin.clone());
+        full.context = options.context.clone();
+        std::mem::swap(batch, &mut full);
+        send(full).map_err(|_| StreamError::Stopped)
+    };
+    let result = s3_sqs::parquet::for_each_row(spool, |json| {
+        rows += 1;
+        batch.push(json.as_bytes(), rows, LineKind::Whole);
+        if batch.data.len() >= reader::BATCH_BYTES {
+            if options.abort.is_cancelled() {
+                return Err(StreamError::Stopped);
+            }
+            flush(&mut batch)?;
+        }
+        Ok(())
+    });
+    // Rows read so far still go out, whatever happened next.
+    flush(&mut batch)?;
+    match result {
+        Err(reason) => Err(StreamError::Corrupt(format!("{origin}: {reason}"))),
+        Ok(Err(e)) => Err(e),
+        Ok(Ok(())) => Ok(StreamStats { lines: rows, bytes }),
+    }
 }

@@ -8,6 +8,9 @@ use std::sync::Arc;
 
 use intake_engine::json::write_json_str;
 
+use crate::dead_letter::DeadRecord;
+use crate::event::{LineKind, RawBatch};
+
 /// The default format (version 2): the first 14 fields of the v5 layout.
 pub const V2_FIELDS: &[&str] = V5_FIELDS.split_at(14).0;
 
@@ -285,6 +288,47 @@ impl LineConverter {
                 Err(reason) => Line::Invalid(reason),
             },
         }
+    }
+}
+
+impl crate::sources::LineRewriter for LineConverter {
+    /// Applies the layout to a batch: header lines are dropped, lines of a custom
+    /// layout become records, lines that do not fit become dead-letter records.
+    /// A batch of raw-layout lines with no possible header passes untouched.
+    fn rewrite(&mut self, batch: RawBatch) -> RawBatch {
+        let may_hold_header = |b: &RawBatch| {
+            b.lines
+                .iter()
+                .any(|l| b.bytes(l).first().is_some_and(u8::is_ascii_lowercase))
+        };
+        if matches!(self.layout, Some(Layout::Raw)) && !may_hold_header(&batch) {
+            return batch;
+        }
+        let mut out = RawBatch::new(batch.origin.clone());
+        out.context = batch.context.clone();
+        for line in &batch.lines {
+            let bytes = batch.bytes(line);
+            let text = match (line.kind, std::str::from_utf8(bytes)) {
+                (LineKind::Whole, Ok(text)) => text,
+                // The normalize stage reports these.
+                _ => {
+                    out.push(bytes, line.number, line.kind);
+                    continue;
+                }
+            };
+            match self.convert(text) {
+                Line::Header => {}
+                Line::Event(record) => out.push(record.as_bytes(), line.number, LineKind::Whole),
+                Line::Invalid(reason) => out.dead.push(DeadRecord {
+                    reason,
+                    raw: Some(bytes.to_vec()),
+                    origin: Some(batch.origin.to_string()),
+                    line: Some(line.number),
+                    sqs_message_id: batch.context.as_deref().map(str::to_string),
+                }),
+            }
+        }
+        out
     }
 }
 

@@ -83,10 +83,18 @@ fn parse_records(records: &Json) -> Result<Notification, String> {
     let Some(records) = records.as_array() else {
         return Err("not a notification: Records is not a list".into());
     };
+    if records.is_empty() {
+        return Err("not a notification: Records is empty".into());
+    }
     let mut objects = Vec::new();
     let mut others = Vec::new();
     for (i, r) in records.iter().enumerate() {
-        let name = r.get("eventName").and_then(Json::as_str).unwrap_or("");
+        if !r.is_object() {
+            return Err(format!("not a notification: Records[{i}] is not an object"));
+        }
+        let Some(name) = r.get("eventName").and_then(Json::as_str) else {
+            return Err(format!("not a notification: Records[{i}] has no eventName"));
+        };
         let source = r
             .get("eventSource")
             .and_then(Json::as_str)
@@ -253,6 +261,9 @@ mod tests {
             "[]",
             "{}",
             "{\"Records\": 3}",
+            "{\"Records\": []}",
+            "{\"Records\": [42, 43]}",
+            "{\"Records\": [{\"s3\": {}}]}",
             "{\"Records\": [{\"eventName\": \"ObjectCreated:Put\"}]}",
             "{\"Records\": [{\"eventName\": \"ObjectCreated:Put\", \"s3\": {\"bucket\": {}}}]}",
             "{\"source\":\"aws.s3\",\"detail-type\":\"Object Created\"}",
