@@ -16,6 +16,7 @@ fn builtin_formats_are_listed() {
         "aws-vpc-flow-logs",
         "aws-vpcflow-elastic",
         "azure-nsg-flow-logs",
+        "azure-vnet-flow-logs",
         "pulse-connect-secure",
     ] {
         assert!(

@@ -140,6 +140,7 @@ fn the_flow_log_formats_are_planned() {
         "aws-vpc-flow-logs",
         "aws-vpcflow-elastic",
         "azure-nsg-flow-logs",
+        "azure-vnet-flow-logs",
     ] {
         let format = intake_formats::builtin(slug).unwrap();
         assert!(
@@ -408,6 +409,22 @@ fn azure_nsg_flow_logs() {
     messages.extend(lines_of("benches/data/azure-nsg.log"));
     messages.extend(AZURE_EDGES.iter().map(|s| s.to_string()));
     check("azure-nsg-flow-logs", &messages);
+}
+
+/// VNet records off the usual path: an IPv6 pair, ICMP, a missing tuple, a resource id
+/// without a subscription segment, a numeric version and an unknown flow state.
+const AZURE_VNET_EDGES: &[&str] = &[
+    r#"{"flowLogVersion": 4, "flow.0": "1772460600001,2001:db8::7,2001:db8::9,0,0,58,I,B,X,1,64,1,64", "targetResourceID": "/subscriptions/abc/resourceGroups/g"}"#,
+    r#"{"flowLogVersion": 4, "flow.0": "1772460600002,10.0.0.1,10.0.0.2,0,0,1,O,Q,NX_LOCAL_DST,,,,", "targetResourceID": "nothing"}"#,
+    r#"{"time": "2026-03-02T14:10:31Z", "operationName": "FlowLogFlowEvent"}"#,
+    r#"{"flow.0": "1772460600003,10.0.0.1,10.0.0.2,1,2,17,O,C,NX,5,6,7,8", "flowLogVersion": 4.0, "macAddress": ""}"#,
+];
+
+#[test]
+fn azure_vnet_flow_logs() {
+    let mut messages = case_messages("azure-vnet-flow-logs");
+    messages.extend(AZURE_VNET_EDGES.iter().map(|s| s.to_string()));
+    check("azure-vnet-flow-logs", &messages);
 }
 
 /// Pulse lines off the usual path: the key of `details` (`common.event.code`)

@@ -2,6 +2,7 @@
 //! [`read_stream`], the one reader shared with `intake parse`.
 
 pub mod deliver;
+pub mod azure_blob;
 pub mod file;
 pub mod http_intake;
 pub mod s3_sqs;
