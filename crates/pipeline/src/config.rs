@@ -204,6 +204,11 @@ impl Config {
                 );
             };
             let common = split_off(&mut table, SOURCE_COMMON_KEYS);
+            for key in entry.keeps {
+                if let Some(v) = common.get(*key) {
+                    table.insert(key.to_string(), v.clone());
+                }
+            }
             let common: SourceCommon = deserialize(toml::Value::Table(common), &at)?;
             let source = (entry.parse)(toml::Value::Table(table), &at)?;
             config.sources.insert(

@@ -83,6 +83,21 @@ impl RawBatch {
     }
 
     pub fn push(&mut self, bytes: &[u8], number: u64, kind: LineKind) {
+        self.push_line(bytes, number, kind);
+        if !self.extras.is_empty() {
+            self.extras.push(None);
+        }
+    }
+
+    /// A whole event with extras.
+    pub fn push_with(&mut self, text: &str, number: u64, extras: Extras) {
+        // Lines pushed before without extras get `None`.
+        self.extras.resize_with(self.lines.len(), || None);
+        self.push_line(text.as_bytes(), number, LineKind::Whole);
+        self.extras.push(Some(Box::new(extras)));
+    }
+
+    fn push_line(&mut self, bytes: &[u8], number: u64, kind: LineKind) {
         let start = self.data.len();
         self.data.extend_from_slice(bytes);
         self.lines.push(RawLine {
@@ -91,20 +106,6 @@ impl RawBatch {
             number,
             kind,
         });
-        if !self.extras.is_empty() {
-            self.extras.push(None);
-        }
-    }
-
-    /// A whole event with extras.
-    pub fn push_with(&mut self, text: &str, number: u64, extras: Extras) {
-        if self.extras.is_empty() {
-            self.extras.resize_with(self.lines.len(), || None);
-        }
-        self.push(text.as_bytes(), number, LineKind::Whole);
-        if let Some(last) = self.extras.last_mut() {
-            *last = Some(Box::new(extras));
-        }
     }
 
     pub fn bytes(&self, line: &RawLine) -> &[u8] {

@@ -295,7 +295,6 @@ mod tests {
         let n = normalizer("aws-vpc-flow-logs");
         let line = "2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK";
         let mut b = RawBatch::new("f".into());
-        b.push(line.as_bytes(), 1, LineKind::Whole);
         let mut defaults = Map::new();
         let mut log = Map::new();
         log.insert("source", Value::from("10.0.0.9:514"));
@@ -303,6 +302,7 @@ mod tests {
         let mut source = Map::new();
         source.insert("ip", Value::from("192.0.2.1"));
         defaults.insert("source", Value::Map(source));
+        // The first line has extras, the second none.
         b.push_with(
             line,
             2,
@@ -311,6 +311,7 @@ mod tests {
                 defaults: Some(Arc::new(defaults)),
             },
         );
+        b.push(line.as_bytes(), 1, LineKind::Whole);
         let mut out = Normalized::default();
         n.normalize(&b, &mut out);
         assert_eq!(out.events.count, 2, "{:?}", out.dead);
@@ -319,10 +320,10 @@ mod tests {
             .lines()
             .map(|l| serde_json::from_slice(l).unwrap())
             .collect();
-        assert_eq!(lines[0]["source"]["ip"], "172.31.16.139");
-        assert!(lines[0].get("log").is_none());
-        assert_eq!(lines[1]["source"]["ip"], "172.31.16.139", "the format wins");
-        assert_eq!(lines[1]["log"]["source"], "10.0.0.9:514");
+        assert_eq!(lines[0]["source"]["ip"], "172.31.16.139", "the format wins");
+        assert_eq!(lines[0]["log"]["source"], "10.0.0.9:514");
+        assert_eq!(lines[1]["source"]["ip"], "172.31.16.139");
+        assert!(lines[1].get("log").is_none());
     }
 
     #[test]

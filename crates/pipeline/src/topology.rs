@@ -31,11 +31,15 @@ pub const QUEUE_CAPACITY: usize = 8;
 pub fn normalizers(config: &Config) -> anyhow::Result<BTreeMap<String, Arc<Normalizer>>> {
     let mut out = BTreeMap::new();
     for (name, source) in &config.sources {
-        let spec = source
-            .common
-            .format
-            .as_deref()
-            .unwrap_or(crate::normalize::RAW_FORMAT);
+        // A source whose events choose their format loads its formats itself.
+        let spec = match source.config.needs_format() {
+            true => source
+                .common
+                .format
+                .as_deref()
+                .unwrap_or(crate::normalize::RAW_FORMAT),
+            false => crate::normalize::RAW_FORMAT,
+        };
         let (format, warnings) = load_format(spec, source.common.lenient)
             .map_err(|e| anyhow::anyhow!("sources.{name}.format: {e}"))?;
         for w in warnings {

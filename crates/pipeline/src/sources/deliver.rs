@@ -1,6 +1,17 @@
-//! The narrow interface live sources (syslog, http_intake) are written against until the
-//! pipeline core lands: a source hands raw events to a `Deliver` and learns whether they
-//! were accepted durably, so it can acknowledge upstream only then.
+//! The narrow interface of the sources that acknowledge per request or per record
+//! (syslog, http_intake, azure_blob): a source hands raw events to a `Deliver` and
+//! learns whether they were accepted durably, so it acknowledges upstream only then.
+//! [`OutputDeliver`] implements it over a [`SourceOutput`]: the events are normalized
+//! and delivered as any source's are.
+
+use std::sync::Arc;
+
+use intake_engine::{Map, Value};
+
+use crate::ack::AckRef;
+use crate::component::SourceOutput;
+use crate::dead_letter::DeadRecord;
+use crate::event::{Extras, LineKind, RawBatch};
 
 /// One raw event received by a source, before normalization.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +43,67 @@ pub trait Deliver: Send + Sync + 'static {
     async fn deliver(&self, origin: &str, events: Vec<Incoming>) -> bool;
     /// A record that is not an event at all (over-long frame, malformed body line).
     async fn dead_letter(&self, origin: &str, reason: String, raw: Vec<u8>) -> bool;
+}
+
+/// `Deliver` over the pipeline: one raw batch per call, settled when every sink
+/// accepted its events (or they were dead-lettered).
+pub struct OutputDeliver {
+    output: SourceOutput,
+}
+
+impl OutputDeliver {
+    pub fn new(output: SourceOutput) -> OutputDeliver {
+        OutputDeliver { output }
+    }
+}
+
+/// A JSON object as the engine's map (input fields and defaults of an event).
+fn engine_map(map: serde_json::Map<String, serde_json::Value>) -> Option<Map> {
+    let text = serde_json::Value::Object(map).to_string();
+    match intake_engine::json::parse_json(&text) {
+        Ok(Value::Map(m)) => Some(m),
+        _ => None,
+    }
+}
+
+#[async_trait::async_trait]
+impl Deliver for OutputDeliver {
+    async fn deliver(&self, origin: &str, events: Vec<Incoming>) -> bool {
+        let mut batch = RawBatch::new(origin.into());
+        for (i, e) in events.into_iter().enumerate() {
+            let number = i as u64 + 1;
+            if e.fields.is_none() && e.defaults.is_none() {
+                batch.push(e.message.as_bytes(), number, LineKind::Whole);
+            } else {
+                let extras = Extras {
+                    fields: e.fields.and_then(engine_map),
+                    defaults: e.defaults.and_then(engine_map).map(Arc::new),
+                };
+                batch.push_with(&e.message, number, extras);
+            }
+        }
+        let (ack, waiter) = AckRef::new();
+        if self.output.send(batch, &ack).await.is_err() {
+            return false;
+        }
+        ack.accept();
+        waiter.wait().await
+    }
+
+    async fn dead_letter(&self, origin: &str, reason: String, raw: Vec<u8>) -> bool {
+        let record = DeadRecord {
+            reason,
+            raw: Some(raw),
+            origin: Some(origin.to_string()),
+            ..DeadRecord::default()
+        };
+        let (ack, waiter) = AckRef::new();
+        if self.output.dead_letter(&[record], &ack).await.is_err() {
+            return false;
+        }
+        ack.accept();
+        waiter.wait().await
+    }
 }
 
 /// The first bytes of a rejected record, enough to recognize it without keeping it whole.

@@ -1,8 +1,8 @@
 //! Sources: where raw events come from. Byte-stream sources read through
 //! [`read_stream`], the one reader shared with `intake parse`.
 
-pub mod deliver;
 pub mod azure_blob;
+pub mod deliver;
 pub mod file;
 pub mod http_intake;
 pub mod s3_sqs;

@@ -13,26 +13,7 @@ use super::client::{BlobClient, BlobItem, LeaseTaken};
 use super::records::{self, Schema};
 use super::{AzureBlobSourceConfig, CheckpointPlace};
 
-/// One raw event received by a source, before normalization.
-pub struct Incoming {
-    /// The raw text the format reads as `message`.
-    pub message: String,
-    /// Other input fields the format reads. `None` here: the record's context is in the
-    /// message, the shape the flow log formats read.
-    pub fields: Option<serde_json::Map<String, serde_json::Value>>,
-    /// ECS fields to add when the format did not set them.
-    pub defaults: Option<serde_json::Map<String, serde_json::Value>>,
-}
-
-/// What the pipeline gives a source (the interface of the core being built, issue #10).
-#[async_trait::async_trait]
-pub trait Deliver: Send + Sync + 'static {
-    /// Resolves `true` once every event was accepted durably or dead-lettered; `false`
-    /// when it was not (do not acknowledge; retry later).
-    async fn deliver(&self, origin: &str, events: Vec<Incoming>) -> bool;
-    /// A record that is not an event at all, with its reason.
-    async fn dead_letter(&self, origin: &str, reason: String, raw: Vec<u8>) -> bool;
-}
+pub use crate::sources::deliver::{Deliver, Incoming};
 
 /// How long a lease is taken for, and how often it is renewed while a blob is read.
 const LEASE_SECS: u32 = 60;

@@ -391,3 +391,50 @@ async fn handle(state: &State, peer: SocketAddr, req: Request<HyperBody>) -> Ans
 
 #[cfg(test)]
 mod tests;
+
+/// The `http_intake` source in a pipeline: each key's format gets its own normalizer
+/// on the source's output.
+#[async_trait::async_trait]
+impl crate::component::SourceConfig for HttpIntakeSourceConfig {
+    fn validate(&self, _common: &crate::component::SourceCommon) -> anyhow::Result<()> {
+        HttpIntakeSourceConfig::validate(self)
+    }
+
+    fn needs_format(&self) -> bool {
+        false
+    }
+
+    async fn build(
+        &self,
+        _cx: &crate::component::SourceBuild,
+    ) -> anyhow::Result<Box<dyn crate::component::Source>> {
+        Ok(Box::new(self.clone()))
+    }
+
+    async fn healthcheck(
+        &self,
+        _cx: &crate::component::SourceBuild,
+    ) -> anyhow::Result<Option<String>> {
+        HttpIntakeSourceConfig::healthcheck(self).await.map(Some)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::component::Source for HttpIntakeSourceConfig {
+    async fn run(self: Box<Self>, cx: crate::component::SourceContext) -> anyhow::Result<()> {
+        let mut deliver: HashMap<String, Arc<dyn Deliver>> = HashMap::new();
+        for format in self.formats() {
+            let normalizer = crate::topology::normalizer_for(&format)?;
+            let output = cx.output.with_normalizer(normalizer);
+            deliver.insert(
+                format,
+                Arc::new(crate::sources::deliver::OutputDeliver::new(output)),
+            );
+        }
+        Listener::bind(&cx.name, *self, deliver, cx.stop)
+            .await?
+            .serve()
+            .await;
+        Ok(())
+    }
+}

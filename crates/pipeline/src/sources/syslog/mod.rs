@@ -267,3 +267,35 @@ impl RateLimitedLog {
 
 #[cfg(test)]
 mod tests;
+
+/// The `syslog` source in a pipeline: one listener, its records delivered through the
+/// source's output.
+#[async_trait::async_trait]
+impl crate::component::SourceConfig for SyslogSourceConfig {
+    fn validate(&self, _common: &crate::component::SourceCommon) -> anyhow::Result<()> {
+        SyslogSourceConfig::validate(self)
+    }
+
+    async fn build(
+        &self,
+        cx: &crate::component::SourceBuild,
+    ) -> anyhow::Result<Box<dyn crate::component::Source>> {
+        Ok(Box::new(Listener::bind(&cx.name, self.clone()).await?))
+    }
+
+    async fn healthcheck(
+        &self,
+        _cx: &crate::component::SourceBuild,
+    ) -> anyhow::Result<Option<String>> {
+        SyslogSourceConfig::healthcheck(self).await.map(Some)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::component::Source for Listener {
+    async fn run(self: Box<Self>, cx: crate::component::SourceContext) -> anyhow::Result<()> {
+        let deliver = Arc::new(crate::sources::deliver::OutputDeliver::new(cx.output));
+        (*self).serve(deliver, cx.stop).await;
+        Ok(())
+    }
+}
