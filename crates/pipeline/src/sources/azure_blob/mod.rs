@@ -267,6 +267,51 @@ impl AzureBlobSourceConfig {
     }
 }
 
+/// The `azure_blob` source in a pipeline: each format it may pick (`auto`: NSG and
+/// VNet) gets its own normalizer on the source's output.
+#[async_trait::async_trait]
+impl crate::component::SourceConfig for AzureBlobSourceConfig {
+    fn validate(&self, _common: &crate::component::SourceCommon) -> anyhow::Result<()> {
+        AzureBlobSourceConfig::validate(self)
+    }
+
+    fn needs_format(&self) -> bool {
+        false
+    }
+
+    async fn build(
+        &self,
+        _cx: &crate::component::SourceBuild,
+    ) -> anyhow::Result<Box<dyn crate::component::Source>> {
+        Ok(Box::new(self.clone()))
+    }
+
+    async fn healthcheck(
+        &self,
+        _cx: &crate::component::SourceBuild,
+    ) -> anyhow::Result<Option<String>> {
+        AzureBlobSourceConfig::healthcheck(self).await.map(Some)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::component::Source for AzureBlobSourceConfig {
+    async fn run(self: Box<Self>, cx: crate::component::SourceContext) -> anyhow::Result<()> {
+        let mut targets: std::collections::HashMap<String, std::sync::Arc<dyn Deliver>> =
+            std::collections::HashMap::new();
+        for format in self.formats() {
+            let normalizer = crate::topology::normalizer_for(format)?;
+            let output = cx.output.with_normalizer(normalizer);
+            targets.insert(
+                format.to_string(),
+                std::sync::Arc::new(crate::sources::deliver::OutputDeliver::new(output)),
+            );
+        }
+        AzureBlobSource::new(*self, targets)?.run(cx.stop).await;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,47 +389,3 @@ mod tests {
     }
 }
 
-/// The `azure_blob` source in a pipeline: each format it may pick (`auto`: NSG and
-/// VNet) gets its own normalizer on the source's output.
-#[async_trait::async_trait]
-impl crate::component::SourceConfig for AzureBlobSourceConfig {
-    fn validate(&self, _common: &crate::component::SourceCommon) -> anyhow::Result<()> {
-        AzureBlobSourceConfig::validate(self)
-    }
-
-    fn needs_format(&self) -> bool {
-        false
-    }
-
-    async fn build(
-        &self,
-        _cx: &crate::component::SourceBuild,
-    ) -> anyhow::Result<Box<dyn crate::component::Source>> {
-        Ok(Box::new(self.clone()))
-    }
-
-    async fn healthcheck(
-        &self,
-        _cx: &crate::component::SourceBuild,
-    ) -> anyhow::Result<Option<String>> {
-        AzureBlobSourceConfig::healthcheck(self).await.map(Some)
-    }
-}
-
-#[async_trait::async_trait]
-impl crate::component::Source for AzureBlobSourceConfig {
-    async fn run(self: Box<Self>, cx: crate::component::SourceContext) -> anyhow::Result<()> {
-        let mut targets: std::collections::HashMap<String, std::sync::Arc<dyn Deliver>> =
-            std::collections::HashMap::new();
-        for format in self.formats() {
-            let normalizer = crate::topology::normalizer_for(format)?;
-            let output = cx.output.with_normalizer(normalizer);
-            targets.insert(
-                format.to_string(),
-                std::sync::Arc::new(crate::sources::deliver::OutputDeliver::new(output)),
-            );
-        }
-        AzureBlobSource::new(*self, targets)?.run(cx.stop).await;
-        Ok(())
-    }
-}
