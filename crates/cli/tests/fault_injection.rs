@@ -76,7 +76,9 @@ fn sigkill_at_random_moments_loses_nothing_in_any_sink() {
         }
         aws.put(&format!("flows/{o}.log.gz"), gzip(text.as_bytes()));
     }
-    let (http_port, bodies) = http_collector();
+    // A destination that takes a while per request keeps the collection going long
+    // enough for the kills to land in the middle of it.
+    let (http_port, bodies) = http_collector(Duration::from_millis(40));
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("intake.toml");
     std::fs::write(
@@ -113,7 +115,7 @@ type = "http"
 inputs = ["flows"]
 uri = "http://127.0.0.1:{http_port}/batch"
 encoding = "ndjson"
-batch = {{ max_events = 500, timeout_secs = 0.2 }}
+batch = {{ max_events = 250, timeout_secs = 0.2 }}
 
 [sinks.rejects]
 type = "file"
@@ -137,9 +139,16 @@ path = "{dir}/rejects.ndjson"
         let mut child = spawn_intake(&config, &dir.path().join(format!("run{kill}.log")));
         // Kill once some events were written, at a random moment after.
         let before = std::fs::metadata(&plain).map(|m| m.len()).unwrap_or(0);
+        let mut drained = false;
         wait_for(120, "events being written", || {
-            std::fs::metadata(&plain).map(|m| m.len()).unwrap_or(0) > before
+            drained = aws.messages_left() == 0;
+            drained || std::fs::metadata(&plain).map(|m| m.len()).unwrap_or(0) > before
         });
+        if drained {
+            // Everything was acknowledged before this kill: nothing left to interrupt.
+            eprintln!("the queue was empty before SIGKILL {}", kill + 1);
+            break;
+        }
         std::thread::sleep(Duration::from_millis(rng.next() % 800));
         child.0.kill().unwrap();
         let _ = child.0.wait();

@@ -7,7 +7,7 @@
 use std::sync::Mutex;
 
 /// At most this many idle buffers are kept.
-const STOCK: usize = 32;
+const STOCK: usize = 8;
 /// Buffers grown larger than this are not kept (one huge event should not pin memory).
 const LARGEST_KEPT: usize = 8 << 20;
 

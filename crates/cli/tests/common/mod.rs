@@ -191,8 +191,9 @@ pub fn wait_for(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
-/// A local HTTP endpoint that answers 200 to every POST and keeps the bodies.
-pub fn http_collector() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>) {
+/// A local HTTP endpoint that answers 200 to every POST, after `delay`, and keeps the
+/// bodies.
+pub fn http_collector(delay: Duration) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>) {
     use std::io::BufRead;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -226,6 +227,7 @@ pub fn http_collector() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>)
                     if reader.read_exact(&mut body).is_err() {
                         return;
                     }
+                    std::thread::sleep(delay);
                     kept.lock().unwrap().push(body);
                     if writer
                         .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
