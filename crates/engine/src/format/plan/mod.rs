@@ -19,6 +19,7 @@ mod layout;
 mod lowering;
 mod registers;
 mod run;
+mod shape;
 mod state;
 mod steps;
 mod view;

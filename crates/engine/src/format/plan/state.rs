@@ -9,8 +9,9 @@ use crate::value::{Str, Value};
 use super::Plan;
 use super::direct::Case;
 use super::layout::Range;
+use super::shape::{Shape, WIDTH};
 use super::steps::PTarget;
-use super::writer::{Epochs, Skeleton, bits};
+use super::writer::{Epochs, Skeleton};
 
 /// Bytes `lo..hi` of the event's message.
 #[derive(Debug, Clone, Copy)]
@@ -104,7 +105,7 @@ pub(super) struct State {
     /// Fields split from text other than the message, before they go to registers.
     pub(super) fields: Vec<(u32, Option<Value>)>,
     /// Bit `i` set: slot `i` holds a value (slots below 128; see [`Skeleton`]).
-    pub(super) shape: u128,
+    pub(super) shape: Shape,
     /// The last epoch dates written: an event often writes one twice (a flow's
     /// start is also its `@timestamp`).
     pub(super) epochs: Epochs,
@@ -146,7 +147,7 @@ impl State {
         }
         self.values.clear();
         self.json.clear();
-        self.shape = 0;
+        self.shape = Shape::default();
         let cached = self.cached.replace(false);
         if cached || self.held_cache.len() != regs {
             self.held_cache.clear();
@@ -186,12 +187,10 @@ impl State {
     #[inline(always)]
     pub(super) fn set(&mut self, slot: u32, out: Out) {
         self.outs[slot as usize] = out;
-        if let Some(bit) = 1u128.checked_shl(slot) {
-            if let Out::None = out {
-                self.shape &= !bit;
-            } else {
-                self.shape |= bit;
-            }
+        if let Out::None = out {
+            self.shape.remove(slot);
+        } else {
+            self.shape.insert(slot);
         }
         if self.cached.get() {
             self.out_cache[slot as usize].take();
@@ -242,8 +241,8 @@ impl State {
 
     /// Whether any slot of `range` holds a value.
     pub(super) fn any(&self, range: Range) -> bool {
-        if self.outs.len() <= 128 {
-            return self.shape & bits(range) != 0;
+        if self.outs.len() <= WIDTH {
+            return self.shape.any_in(range);
         }
         self.outs[range.lo as usize..range.hi as usize]
             .iter()

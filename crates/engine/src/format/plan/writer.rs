@@ -6,7 +6,8 @@ use crate::datetime;
 use crate::json::{write_json, write_json_str};
 
 use super::Plan;
-use super::layout::{NodeKind, ROOT, Range};
+use super::layout::{NodeKind, ROOT};
+use super::shape::{Shape, WIDTH};
 use super::state::{Out, State};
 
 impl Plan {
@@ -14,7 +15,7 @@ impl Plan {
     /// present) seen before on this thread are written from that shape's skeleton.
     pub(super) fn write(&self, state: &mut State, message: &str, out: &mut Vec<u8>) {
         let plain = state.plain;
-        let Some(shape) = (state.outs.len() <= 128).then_some(state.shape) else {
+        let Some(shape) = (state.outs.len() <= WIDTH).then_some(state.shape) else {
             self.write_object(ROOT, state, message, plain, out);
             return;
         };
@@ -79,7 +80,7 @@ impl Plan {
     }
 
     /// The skeleton of the events whose present fields are the bits of `shape`.
-    fn skeleton(&self, shape: u128) -> Skeleton {
+    fn skeleton(&self, shape: Shape) -> Skeleton {
         let mut skeleton = Skeleton {
             plan: self.id,
             shape,
@@ -101,7 +102,7 @@ impl Plan {
         let mut first = true;
         for &c in children {
             let child = &self.layout.nodes[c];
-            if skeleton.shape & bits(child.range) == 0 {
+            if !skeleton.shape.any_in(child.range) {
                 continue;
             }
             if !first {
@@ -202,19 +203,9 @@ const SKELETONS: usize = 16;
 pub(super) struct Skeleton {
     pub(super) plan: u64,
     /// Bit `i` set: slot `i` holds a value.
-    pub(super) shape: u128,
+    pub(super) shape: Shape,
     /// The text before each present field's value, and the field's slot.
     pub(super) fields: Vec<(std::ops::Range<usize>, u32)>,
     pub(super) text: Vec<u8>,
     tail: std::ops::Range<usize>,
-}
-
-/// The bits of slots `range.lo..range.hi`.
-pub(super) fn bits(range: Range) -> u128 {
-    let width = range.hi - range.lo;
-    if width >= 128 {
-        u128::MAX
-    } else {
-        ((1u128 << width) - 1) << range.lo
-    }
 }
