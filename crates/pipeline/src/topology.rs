@@ -25,7 +25,7 @@ use crate::normalize::{Normalizer, load_format};
 use crate::pool::Pool;
 
 /// Batches waiting in a component's queue.
-pub const QUEUE_CAPACITY: usize = 8;
+pub const QUEUE_CAPACITY: usize = 4;
 
 /// Loads every source's format (errors name the source).
 pub fn normalizers(config: &Config) -> anyhow::Result<BTreeMap<String, Arc<Normalizer>>> {
@@ -164,7 +164,7 @@ pub async fn run(
         let normalizer = normalizers
             .remove(name)
             .ok_or_else(|| anyhow::anyhow!("sources.{name}: no format"))?;
-        let (ordered_tx, ordered_rx) = mpsc::channel(threads * 2 + 2);
+        let (ordered_tx, ordered_rx) = mpsc::channel(threads + 2);
         forwarders.spawn(component::forward(
             source_name.clone(),
             ordered_rx,
