@@ -46,7 +46,7 @@ pub enum Redirects {
     Never,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpSinkConfig {
     pub uri: String,
@@ -72,6 +72,20 @@ pub struct HttpSinkConfig {
     pub batch: BatchSettings,
     #[serde(default)]
     pub follow_redirects: Redirects,
+}
+
+/// Header values often carry credentials: only their names are shown.
+impl std::fmt::Debug for HttpSinkConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpSinkConfig")
+            .field("uri", &self.uri)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("encoding", &self.encoding)
+            .field("compression", &self.compression)
+            .field("concurrency", &self.concurrency)
+            .field("batch", &self.batch)
+            .finish_non_exhaustive()
+    }
 }
 
 fn default_timeout() -> u64 {
@@ -341,6 +355,19 @@ mod tests {
         for s in [400, 401, 403, 413] {
             assert!(matches!(classify(s), Outcome::Rejected(_)), "{s}");
         }
+    }
+
+    #[test]
+    fn debug_output_shows_header_names_only() {
+        let c: HttpSinkConfig = toml::from_str(
+            "uri = \"https://x/\"\nheaders = { \"X-Intake-Key\" = \"k-123secret\" }",
+        )
+        .unwrap();
+        let text = format!("{c:?}");
+        assert!(
+            text.contains("X-Intake-Key") && !text.contains("k-123secret"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -34,7 +34,7 @@ fn default_checkpoint_container() -> String {
 }
 
 /// `[sources.<name>]` with `type = "azure_blob"`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AzureBlobSourceConfig {
     /// The storage account's name (not needed with a connection string).
@@ -67,6 +67,28 @@ pub struct AzureBlobSourceConfig {
     /// Tuples handed on together; a kill duplicates at most one such batch.
     #[serde(default = "default_batch")]
     pub batch_events: usize,
+}
+
+/// Keys, SAS tokens, client secrets and connection strings are never shown.
+impl std::fmt::Debug for AzureBlobSourceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = |s: &Option<String>| s.as_ref().map(|_| "<redacted>");
+        f.debug_struct("AzureBlobSourceConfig")
+            .field("account", &self.account)
+            .field("containers", &self.containers)
+            .field("prefix", &self.prefix)
+            .field("connection_string", &secret(&self.connection_string))
+            .field("account_key", &secret(&self.account_key))
+            .field("sas_token", &secret(&self.sas_token))
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &secret(&self.client_secret))
+            .field("federated_token_file", &self.federated_token_file)
+            .field("endpoint", &self.endpoint)
+            .field("format", &self.format)
+            .field("checkpoints", &self.checkpoints)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where checkpoints live.
@@ -320,6 +342,17 @@ mod tests {
         toml::from_str(&format!(
             "containers = [\"insights-logs-flowlogflowevent\"]\nformat = \"auto\"\ncheckpoints = \"/tmp/x\"\n{extra}"
         ))
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let c: AzureBlobSourceConfig = toml::from_str(
+            "containers = [\"c\"]\naccount = \"a\"\naccount_key = \"c2VjcmV0LWtleQ==\"\nformat = \"auto\"\ncheckpoints = \"/tmp/x\"",
+        )
+        .unwrap();
+        let text = format!("{c:?}");
+        assert!(!text.contains("c2VjcmV0LWtleQ"), "{text}");
+        assert!(text.contains("<redacted>"), "{text}");
     }
 
     #[test]
