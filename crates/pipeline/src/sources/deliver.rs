@@ -4,6 +4,7 @@
 //! [`OutputDeliver`] implements it over a [`SourceOutput`]: the events are normalized
 //! and delivered as any source's are.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use intake_engine::{Map, Value};
@@ -57,13 +58,29 @@ impl OutputDeliver {
     }
 }
 
-/// A JSON object as the engine's map (input fields and defaults of an event).
+/// A JSON object as the engine's map (input fields and defaults of an event),
+/// converted in place, without a round trip through text.
 fn engine_map(map: serde_json::Map<String, serde_json::Value>) -> Option<Map> {
-    let text = serde_json::Value::Object(map).to_string();
-    match intake_engine::json::parse_json(&text) {
+    match serde_json::from_value(serde_json::Value::Object(map)) {
         Ok(Value::Map(m)) => Some(m),
         _ => None,
     }
+}
+
+/// One `Deliver` per format of a source whose events choose their format (each key
+/// of `http_intake`, `auto` of `azure_blob`): the same output, its own normalizer.
+pub fn per_format(
+    output: &SourceOutput,
+    formats: impl IntoIterator<Item = impl Into<String>>,
+) -> anyhow::Result<HashMap<String, Arc<dyn Deliver>>> {
+    let mut out: HashMap<String, Arc<dyn Deliver>> = HashMap::new();
+    for format in formats {
+        let format = format.into();
+        let normalizer = crate::topology::normalizer_for(&format)?;
+        let deliver = OutputDeliver::new(output.with_normalizer(normalizer));
+        out.insert(format, Arc::new(deliver));
+    }
+    Ok(out)
 }
 
 #[async_trait::async_trait]

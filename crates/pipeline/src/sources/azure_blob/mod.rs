@@ -319,16 +319,7 @@ impl crate::component::SourceConfig for AzureBlobSourceConfig {
 #[async_trait::async_trait]
 impl crate::component::Source for AzureBlobSourceConfig {
     async fn run(self: Box<Self>, cx: crate::component::SourceContext) -> anyhow::Result<()> {
-        let mut targets: std::collections::HashMap<String, std::sync::Arc<dyn Deliver>> =
-            std::collections::HashMap::new();
-        for format in self.formats() {
-            let normalizer = crate::topology::normalizer_for(format)?;
-            let output = cx.output.with_normalizer(normalizer);
-            targets.insert(
-                format.to_string(),
-                std::sync::Arc::new(crate::sources::deliver::OutputDeliver::new(output)),
-            );
-        }
+        let targets = crate::sources::deliver::per_format(&cx.output, self.formats())?;
         AzureBlobSource::new(*self, targets)?.run(cx.stop).await;
         Ok(())
     }

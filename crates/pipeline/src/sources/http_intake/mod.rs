@@ -422,15 +422,7 @@ impl crate::component::SourceConfig for HttpIntakeSourceConfig {
 #[async_trait::async_trait]
 impl crate::component::Source for HttpIntakeSourceConfig {
     async fn run(self: Box<Self>, cx: crate::component::SourceContext) -> anyhow::Result<()> {
-        let mut deliver: HashMap<String, Arc<dyn Deliver>> = HashMap::new();
-        for format in self.formats() {
-            let normalizer = crate::topology::normalizer_for(&format)?;
-            let output = cx.output.with_normalizer(normalizer);
-            deliver.insert(
-                format,
-                Arc::new(crate::sources::deliver::OutputDeliver::new(output)),
-            );
-        }
+        let deliver = crate::sources::deliver::per_format(&cx.output, self.formats())?;
         Listener::bind(&cx.name, *self, deliver, cx.stop)
             .await?
             .serve()
